@@ -1,0 +1,5 @@
+import sys
+
+from amdcgan.cli import main
+
+sys.exit(main())

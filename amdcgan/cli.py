@@ -1,0 +1,206 @@
+"""The command line: `amdcgan describe | graph | netlist | schema | ...`.
+
+Each backend adds its commands from its own `commands.py` (a `register(app)` function), so this file stays the
+front door and no backend's heavy imports happen before its command runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from amdcgan import __version__
+from amdcgan.errors import UserError
+
+app = typer.Typer(
+    name="amdcgan",
+    help="Hardware description and mixed-signal co-design of analog memristive GAN accelerators (AM-DCGAN).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Piped output gets a width that fits the per-layer tables instead of rich's 80-column fallback.
+console = Console() if sys.stdout.isatty() else Console(width=120)
+err_console = Console(stderr=True)
+
+ArchArg = typer.Argument(..., help="architecture YAML file (see examples/)", show_default=False)
+BACKEND_COMMANDS = ("estimators", "layout", "sim", "gan")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"amdcgan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True, help="print the version"),
+) -> None:
+    """Describe, estimate, lay out, simulate and train an analog memristive DCGAN accelerator."""
+
+
+def load(path: Path):
+    from amdcgan.hdl.loader import load_architecture
+
+    return load_architecture(path)
+
+
+def _component_columns(summary: dict) -> list[str]:
+    """Component kinds present anywhere in the architecture, in library order."""
+    return [kind for kind, count in summary["total"]["components"].items() if count]
+
+
+@app.command()
+def describe(
+    arch: Path = ArchArg,
+    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON instead of tables"),
+) -> None:
+    """Per layer and in total: tiles, memristors, peripheral circuits of each kind, cycles per image."""
+    from amdcgan.hdl.graph import build_graph
+
+    summary = build_graph(load(arch)).summary()
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return
+    layers = [
+        (f"{network[0].upper()}.{name}", layer)
+        for network, content in summary["networks"].items()
+        for name, layer in content["layers"].items()
+    ]
+    structure = Table(title=f"{summary['architecture']}: crossbar layers")
+    for header in ("layer", "type", "matrix", "tile grid", "tiles", "memristors", "cycles/image"):
+        structure.add_column(header, justify="left" if header in ("layer", "type") else "right")
+    for label, layer in layers:
+        structure.add_row(
+            label, layer["type"], "x".join(map(str, layer["weight_matrix"])), "x".join(map(str, layer["tile_grid"])),
+            f"{layer['tiles']:,}", f"{layer['memristors']['total']:,}", f"{layer['cycles_per_image']:,}",
+        )
+    for network, content in summary["networks"].items():
+        total = content["total"]
+        structure.add_row(f"{network} total", "", "", "", f"{total['tiles']:,}", f"{total['memristors']['total']:,}",
+                          f"{total['cycles_per_image']:,}", style="bold")
+    total = summary["total"]
+    structure.add_row("accelerator", "", "", "", f"{total['tiles']:,}", f"{total['memristors']['total']:,}",
+                      f"{total['cycles_per_image']:,}", style="bold")
+    console.print(structure)
+    circuits = Table(title="peripheral circuits per layer (G = generator, D = discriminator)")
+    circuits.add_column("circuit")
+    for label, _ in layers:
+        circuits.add_column(label, justify="right")
+    circuits.add_column("total", justify="right", style="bold")
+    for kind in _component_columns(summary):
+        circuits.add_row(kind, *(f"{layer['components'][kind]:,}" for _, layer in layers),
+                         f"{total['components'][kind]:,}")
+    console.print(circuits)
+    memristors = summary["total"]["memristors"]
+    console.print(
+        "memristors: "
+        + ", ".join(f"{kind} {count:,}" for kind, count in memristors.items() if kind != "total")
+    )
+    paper = summary["paper_comparison"]
+    console.print(
+        f"weights: ours {paper['our_weights']:,} vs paper {paper['paper_weights']:,} "
+        f"(ratio {paper['ratio_weights_to_paper']:.2f}); crossbar memristors {paper['our_crossbar_memristors']:,}, "
+        f"all memristors {paper['our_all_memristors']:,}"
+    )
+    console.print(f"[dim]{paper['why']}[/dim]")
+
+
+@app.command()
+def graph(
+    arch: Path = ArchArg,
+    output: Path = typer.Option(..., "-o", "--output", help="file to write: .graphml or .json"),
+) -> None:
+    """Write the hardware graph as GraphML or node-link JSON."""
+    from amdcgan.hdl.graph import build_graph
+
+    hardware = build_graph(load(arch))
+    suffix = output.suffix.lower()
+    if suffix == ".graphml":
+        hardware.write_graphml(output)
+    elif suffix == ".json":
+        hardware.write_json(output)
+    else:
+        raise UserError(f"{output}: choose a .graphml or .json file name")
+    console.print(
+        f"wrote {output} ({hardware.graph.number_of_nodes():,} nodes, {hardware.graph.number_of_edges():,} nets)"
+    )
+
+
+@app.command()
+def netlist(
+    arch: Path = ArchArg,
+    output: Path = typer.Option(..., "-o", "--output", help="SPICE file to write (.cir); its model library is written beside it"),
+    tile: Optional[str] = typer.Option(None, "--tile", help="only this tile, as NETWORK.LAYER.INDEX (e.g. generator.project.0)"),
+) -> None:
+    """Write a hierarchical SPICE netlist of the whole accelerator, or of one tile with a test bench."""
+    from amdcgan.hdl.mapping import plan_tiles
+    from amdcgan.hdl.netlist import write_accelerator_netlist, write_tile_netlist
+
+    plan = plan_tiles(load(arch))
+    written = write_tile_netlist(plan, tile, output) if tile else write_accelerator_netlist(plan, output)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def schema(
+    output: Path = typer.Option(Path("schema"), "-o", "--output", help="folder for the JSON Schema files"),
+) -> None:
+    """Write the JSON Schemas of architecture, technology, device and component-library files."""
+    from amdcgan.hdl.schema import write_schemas
+
+    for path in write_schemas(output):
+        console.print(f"wrote {path}")
+
+
+def _register_backends() -> None:
+    for backend in BACKEND_COMMANDS:
+        try:
+            module = importlib.import_module(f"amdcgan.{backend}.commands")
+        except ModuleNotFoundError as error:
+            if error.name != f"amdcgan.{backend}.commands":
+                raise
+            continue
+        module.register(app)
+
+
+_register_backends()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.getLogger("PySpice").setLevel(logging.ERROR)
+    try:
+        app(args=argv, standalone_mode=False)
+    except UserError as error:
+        err_console.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
+        return 2
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.Abort:
+        err_console.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    except Exception as error:  # click usage errors carry their own message and exit code
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            return error.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
