@@ -1,0 +1,32 @@
+"""Shared fixtures: the reference architectures, and a skip for tests that need ngspice when it is missing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from amdcgan.hdl.loader import load_architecture
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def reference_arch():
+    return load_architecture(EXAMPLES / "am_dcgan_mnist.yaml")
+
+
+@pytest.fixture(scope="session")
+def small_arch():
+    return load_architecture(EXAMPLES / "small_system.yaml")
+
+
+def pytest_collection_modifyitems(config, items):
+    if shutil.which("ngspice"):
+        return
+    skip = pytest.mark.skip(reason="ngspice is not installed (apt-get install ngspice libngspice0-dev)")
+    for item in items:
+        if "spice" in item.keywords:
+            item.add_marker(skip)
