@@ -141,13 +141,14 @@ def netlist(
     arch: Path = ArchArg,
     output: Path = typer.Option(..., "-o", "--output", help="SPICE file to write (.cir); its model library is written beside it"),
     tile: Optional[str] = typer.Option(None, "--tile", help="only this tile, as NETWORK.LAYER.INDEX (e.g. generator.project.0)"),
+    bench: bool = typer.Option(False, "--bench", help="add a test bench (inputs, switch controls, .op) to the whole-accelerator netlist; a tile always has one"),
 ) -> None:
     """Write a hierarchical SPICE netlist of the whole accelerator, or of one tile with a test bench."""
     from amdcgan.hdl.mapping import plan_tiles
     from amdcgan.hdl.netlist import write_accelerator_netlist, write_tile_netlist
 
     plan = plan_tiles(load(arch))
-    written = write_tile_netlist(plan, tile, output) if tile else write_accelerator_netlist(plan, output)
+    written = write_tile_netlist(plan, tile, output) if tile else write_accelerator_netlist(plan, output, bench)
     for path in written:
         console.print(f"wrote {path}")
 

@@ -97,20 +97,26 @@ class HardwareGraph:
         )
 
     def _add_network(self, network: str, layers: tuple[LayerPlan, ...]) -> None:
-        width = 0
         self._node(f"{network}.input", "port", network, "", -1, 0, 0)
         sources = [f"{network}.input"]
         for layer in layers:
             sources = self._add_layer(layer, sources)
         self._node(f"{network}.output", "port", network, "", -1, 0, 0)
         for source in sources:
-            self.graph.add_edge(source, f"{network}.output", net=f"{network}_out", width=width)
+            self.graph.add_edge(source, f"{network}.output", net=f"{network}_out", width=0)
 
     def _add_layer(self, layer: LayerPlan, sources: list[str]) -> list[str]:
-        """Adds the layer's tiles; returns the nodes that drive the next layer."""
+        """Adds the layer's tiles; returns the nodes that drive the next layer.
+
+        The layer's input is one bus node (the line buffer that forms its input windows), so the edges grow with
+        the tiles of two neighbouring layers added, not multiplied."""
+        bus = f"{layer.network}.{layer.name}.input_bus"
+        self._node(bus, "bus", layer.network, layer.name, -1, layer.weight_rows, 0)
+        for source in sources:
+            self.graph.add_edge(source, bus, net=f"{layer.name}_bus", width=0)
         hosts: dict[int, str] = {}
         for tile in layer.tiles:
-            last = self._add_tile(tile, sources)
+            last = self._add_tile(tile, [bus])
             if tile.row_tile == 0:
                 hosts[tile.column_tile] = last
             else:  # a row-split tile's readout feeds the host's summing amplifier

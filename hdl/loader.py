@@ -66,7 +66,7 @@ def validate(model: type[Model], data: Any, source: str, prefix: str = "") -> Mo
         raise UserError(format_validation_error(source, error, prefix)) from None
 
 
-def _library_data(kind: str, reference: str, relative_to: Path | None) -> tuple[dict, str]:
+def _library_data(kind: str, reference: str, source: str, relative_to: Path | None) -> tuple[dict, str]:
     """The raw mapping of a shipped name or a path, and a description of where it came from."""
     folder, _ = LIBRARY_KINDS[kind]
     candidate = Path(reference)
@@ -79,7 +79,8 @@ def _library_data(kind: str, reference: str, relative_to: Path | None) -> tuple[
         shipped = resources.files("amdcgan.hdl") / "data" / folder / f"{reference}.yaml"
         if not shipped.is_file():
             raise UserError(
-                f"{kind} {reference!r} is neither a file nor a shipped {kind}; shipped: {', '.join(shipped_names(kind))}"
+                f"{source}: {kind}: {reference!r} is neither a file nor a shipped {kind}; "
+                f"shipped: {', '.join(shipped_names(kind))}"
             )
         data = yaml.safe_load(shipped.read_text(encoding="utf-8"))
         source = f"shipped {kind} {reference!r}"
@@ -101,11 +102,11 @@ def deep_merge(base: dict, override: dict) -> dict:
 def resolve_library(kind: str, reference: str | dict, source: str, relative_to: Path | None) -> BaseModel:
     """A named or inline library entry, with any overriding fields applied, validated."""
     if isinstance(reference, str):
-        data, where = _library_data(kind, reference, relative_to)
+        data, where = _library_data(kind, reference, source, relative_to)
         return validate(LIBRARY_KINDS[kind][1], data, where)
     overrides = dict(reference)
     base = overrides.pop("base", None)
-    data, where = ({}, source) if base is None else _library_data(kind, str(base), relative_to)
+    data, where = ({}, source) if base is None else _library_data(kind, str(base), source, relative_to)
     merged = deep_merge(data, overrides)
     return validate(LIBRARY_KINDS[kind][1], merged, f"{source} ({kind}, based on {where})", prefix=kind)
 

@@ -250,30 +250,39 @@ def _sum_partials(builder: NetlistBuilder, prefix: str, partials: list[list[str]
     return outputs
 
 
-def accelerator_netlist(plan: TilePlan, library: str) -> str:
+def _bench(builder: NetlistBuilder, architecture: Architecture, inputs: list[str]) -> list[str]:
+    """A test bench: inputs at half the read voltage, every switch closed, sign columns read, an operating point."""
+    device, vdd = architecture.device, _number(architecture.technology.vdd_v)
+    bench = [f"vin{k} {name} 0 {_number(device.v_read_v / 2)}" for k, name in enumerate(inputs)]
+    bench += [f"vctl{k} {name} 0 {vdd}" for k, name in enumerate(builder.controls)]
+    bench += [f"vsign{k} {name} 0 {_number(device.v_read_v)}" for k, name in enumerate(builder.sign_columns)]
+    return [*bench, ".op"]
+
+
+def accelerator_netlist(plan: TilePlan, library: str, bench: bool = False) -> str:
     builder = NetlistBuilder()
     tech = plan.architecture.technology
     builder.lines += [f"vdd vdd 0 {_number(tech.vdd_v)}", f"vss vss 0 {_number(tech.vss_v)}"]
+    inputs = []
     for layer in plan.layers():
         add_layer(builder, layer)
+        prefix = net(layer.network, layer.name)
+        inputs += [net(prefix, "x", row) for row in range(layer.weight_rows - (1 if layer.bias else 0))]
     title = (f"amdcgan accelerator {net(plan.architecture.name)}: {len(plan.tiles())} tiles. Layer inputs (nets *_x*) "
              f"are driven by the line buffers and DACs outside this netlist; outputs are the nets *_y*.")
-    return builder.text(title, library, [])
+    return builder.text(title, library, _bench(builder, plan.architecture, inputs) if bench else [])
 
 
 def tile_netlist(plan: TilePlan, tile_id: str, library: str) -> str:
-    """One tile with a test bench: rows at half the read voltage, switches closed, signs read, an operating point."""
+    """One tile with a test bench (see `_bench`)."""
     layer, tile = find_tile(plan, tile_id)
     builder = NetlistBuilder()
     outputs = add_tile(builder, layer, tile)
     prefix = net(layer.network, layer.name)
-    device, vdd = plan.architecture.device, _number(plan.architecture.technology.vdd_v)
-    bench = [f"vin{row} {net(prefix, 'x', row)} 0 {_number(device.v_read_v / 2)}" for row in range(*tile.rows)]
-    bench += [f"vctl{k} {name} 0 {vdd}" for k, name in enumerate(builder.controls)]
-    bench += [f"vsign{k} {name} 0 {_number(device.v_read_v)}" for k, name in enumerate(builder.sign_columns)]
+    inputs = [net(prefix, "x", row) for row in range(*tile.rows)]
     return builder.text(
         f"amdcgan tile {net(tile_id)}: {tile.n_rows}x{tile.physical_columns} with its periphery; outputs "
-        f"{outputs[0]}..{outputs[-1]}", library, [*bench, ".op"]
+        f"{outputs[0]}..{outputs[-1]}", library, _bench(builder, plan.architecture, inputs)
     )
 
 
@@ -294,8 +303,8 @@ def _write(netlist_path: Path, architecture: Architecture, text_for_library) -> 
     return written
 
 
-def write_accelerator_netlist(plan: TilePlan, path: str | Path) -> list[Path]:
-    return _write(Path(path), plan.architecture, lambda library: accelerator_netlist(plan, library))
+def write_accelerator_netlist(plan: TilePlan, path: str | Path, bench: bool = False) -> list[Path]:
+    return _write(Path(path), plan.architecture, lambda library: accelerator_netlist(plan, library, bench))
 
 
 def write_tile_netlist(plan: TilePlan, tile_id: str, path: str | Path) -> list[Path]:
