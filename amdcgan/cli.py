@@ -164,6 +164,47 @@ def schema(
         console.print(f"wrote {path}")
 
 
+@app.command()
+def reproduce(
+    output: Path = typer.Option(Path("out/reproduce"), "-o", "--output", help="folder for the report and its files"),
+    quick: bool = typer.Option(True, "--quick/--full", help="quick: 2 CPU cores, minutes; full: the paper's scale"),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when present)"),
+    data: Optional[Path] = typer.Option(None, "--data", help="folder with full MNIST IDX files (default: embedded digits)"),
+    seed: int = typer.Option(0, "--seed", help="seed of every random choice"),
+    only: Optional[str] = typer.Option(None, "--only", help="comma-separated stages to run (default: all)"),
+) -> None:
+    """Run every part on the reference architectures; write DIR/index.html and DIR/report.md beside the paper."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from amdcgan import reproduce as job
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise UserError(f"--device: expected cpu, cuda or auto, got {device!r}")
+    stages = [name for name, _ in job.STAGES]
+    selected = [name.strip() for name in only.split(",")] if only else None
+    unknown = sorted(set(selected or []) - set(stages))
+    if unknown:
+        raise UserError(f"--only: unknown stage(s) {', '.join(unknown)}; stages: {', '.join(stages)}")
+    if data is not None and not data.is_dir():
+        raise UserError(f"--data: {data} is not a folder")
+    ctx = job.Context(out=output, quick=quick, device=device, seed=seed, data_dir=data,
+                      reference=job.EXAMPLES / "am_dcgan_mnist.yaml", small=job.EXAMPLES / "small_system.yaml")
+    columns = (TextColumn("[bold blue]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        outcomes = job.reproduce(ctx, progress, selected)
+    table = Table(title="reproduce")
+    for header in ("stage", "status", "seconds", "note"):
+        table.add_column(header)
+    for outcome in outcomes:
+        colour = {"done": "green", "skipped": "yellow", "failed": "red"}[outcome.status]
+        table.add_row(outcome.name, f"[{colour}]{outcome.status}[/{colour}]", f"{outcome.seconds:.1f}", outcome.reason)
+    console.print(table)
+    console.print(f"report: {output / 'index.html'} and {output / 'report.md'}")
+    if any(outcome.status == "failed" for outcome in outcomes):
+        raise typer.Exit(1)
+
+
 def _register_backends() -> None:
     for backend in BACKEND_COMMANDS:
         try:
