@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from amdcgan.errors import UserError
 
+from .shapes import check_shapes
 from .spec import Architecture, ArchitectureFile, ComponentLibrary, Memristor, Technology
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -118,8 +119,6 @@ def build_architecture(data: Any, source: str, relative_to: Path | None = None) 
     resolved = {
         kind: resolve_library(kind, getattr(arch_file, kind), source, relative_to) for kind in LIBRARY_KINDS
     }
-    from .shapes import check_shapes  # shapes need the resolved model; imported here to keep this module a leaf
-
     architecture = validate(Architecture, {**fields, **{k: v.model_dump() for k, v in resolved.items()}}, source)
     check_shapes(architecture, source)
     return architecture
