@@ -1,0 +1,120 @@
+"""`amdcgan estimate`: area, power, training time and power of an architecture, as a report and a terminal summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from amdcgan.errors import UserError
+
+
+def _read_json(path: Path | None, what: str) -> dict | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: not a readable JSON file ({error})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object of {what}")
+    return data
+
+
+def _print_summary(result: dict) -> None:
+    from rich.table import Table
+
+    from amdcgan.cli import console
+
+    head = result["headline"]
+    summary = Table(title=f"{result['architecture']}: estimate")
+    summary.add_column("figure")
+    summary.add_column("value", justify="right")
+    for label, value in (
+        ("area, component sum", f"{head['area_component_sum_mm2']:.4g} mm^2"),
+        ("area, floorplan chip", f"{head['area_floorplan_chip_mm2']:.4g} mm^2"),
+        ("power, all on", f"{head['power_all_on_w']:.4g} W"),
+        ("power, duty-cycled", f"{head['power_duty_cycled_w']:.4g} W"),
+        ("dropout saves (all on)", f"{head['dropout_saves_all_on_w']:.4g} W"),
+    ):
+        summary.add_row(label, value)
+    console.print(summary)
+    rows = result["training"]["architecture"]["rows"]
+    widths = list(rows[0]["time_s"])
+    training = Table(title="training time and write power (this architecture)")
+    training.add_column("configuration", no_wrap=True)
+    for header in ("cycles/image", "P max (W)", "P min (W)", *(f"t@{float(w) * 1e9:g}ns (s)" for w in widths)):
+        training.add_column(header, justify="right")
+    for row in rows:
+        training.add_row(row["name"], f"{row['cycles_per_image']:,.0f}", f"{row['power_max_w']:.4g}",
+                         f"{row['power_min_w']:.4g}", *(f"{row['time_s'][w]:.4g}" for w in widths))
+    console.print(training)
+    agreeing = [row["name"] for row in result["training"]["paper_comparison"]["rows"] if row["agrees"]]
+    console.print(f"Table II rows reproduced on the paper's inputs: {', '.join(agreeing) or 'none'}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def estimate(
+        arch: Path = typer.Argument(..., help="architecture YAML file (see examples/)", show_default=False),
+        output: Path = typer.Option(..., "-o", "--output", help="folder for report.md, report.json, report.html"),
+        weights: Optional[Path] = typer.Option(
+            None, "--weights", help=".npz of weight matrices NETWORK.LAYER (rows incl. bias x columns) for read power"
+        ),
+        layout_areas: Optional[Path] = typer.Option(
+            None, "--layout-areas", help="JSON object tile id -> measured layout area (um^2)"
+        ),
+        run_stats: Optional[Path] = typer.Option(
+            None, "--run-stats", help="JSON object of a training run's write statistics"
+        ),
+        update_configs: Optional[Path] = typer.Option(
+            None, "--update-configs", help="YAML of update configurations (default: the paper's Table II rows)"
+        ),
+        technology: Optional[str] = typer.Option(None, "--technology", help="technology name or file to use instead"),
+        components: Optional[str] = typer.Option(None, "--components", help="component library name or file instead"),
+        images: Optional[int] = typer.Option(None, "--images", help="training images per epoch (default 60000)"),
+        epochs: Optional[int] = typer.Option(None, "--epochs", help="training epochs (default 50)"),
+        v_write: Optional[float] = typer.Option(None, "--v-write", help="write voltage (V; default: the device's)"),
+        r_on: Optional[float] = typer.Option(None, "--r-on", help="R_on (Ohm; default: the device's)"),
+        r_off: Optional[float] = typer.Option(None, "--r-off", help="R_off (Ohm; default: the device's)"),
+        scale_to: str = typer.Option(
+            "cmos45:table1_45nm", "--scale-to", help="TECHNOLOGY:COMPONENTS for the scaling section; 'none' skips it"
+        ),
+        paper_small_system: bool = typer.Option(
+            False, "--paper-small-system", help="set the totals beside the paper's small system (0.188 mm^2, 7 W)"
+        ),
+    ) -> None:
+        """Area, power, and training time and power (Table II) as report.md/.json/.html and a summary."""
+        from amdcgan.cli import console, load
+        from amdcgan.estimators.estimate import with_technology, write_estimate_report
+        from amdcgan.estimators.power import load_weights
+        from amdcgan.estimators.training import load_run_stats
+        from amdcgan.hdl.mapping import plan_tiles
+
+        architecture = load(arch)
+        if technology or components:
+            architecture = with_technology(architecture, technology, components)
+        if scale_to.lower() == "none":
+            scaling = None
+        elif scale_to.count(":") == 1 and all(scale_to.split(":")):
+            scaling = tuple(scale_to.split(":"))
+        else:
+            raise UserError(f"--scale-to {scale_to!r}: expected TECHNOLOGY:COMPONENTS or none")
+        training = {"images": images, "epochs": epochs, "v_write_v": v_write, "r_on_ohm": r_on, "r_off_ohm": r_off}
+        result = write_estimate_report(
+            architecture, output,
+            scale_to=scaling,
+            layout_areas=_read_json(layout_areas, "tile areas"),
+            run_stats=load_run_stats(_read_json(run_stats, "run statistics"), str(run_stats)),
+            weights=load_weights(weights, plan_tiles(architecture)) if weights else None,
+            update_configs=update_configs,
+            training=training,
+            paper_small_system=paper_small_system,
+        )
+        _print_summary(result)
+        for path in result["files"].values():
+            console.print(f"wrote {path}")

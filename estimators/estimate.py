@@ -1,0 +1,226 @@
+"""The whole estimate of one architecture as plain data: area, power, training time and power, paper comparisons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from amdcgan.hdl.floorplan import build_floorplan
+from amdcgan.hdl.graph import HardwareGraph
+from amdcgan.hdl.loader import resolve_library
+from amdcgan.hdl.mapping import plan_tiles
+from amdcgan.hdl.spec import Architecture
+
+from .area import UM2_PER_MM2, area_estimate
+from .power import MW, power_estimate
+from .training import (
+    RunStats,
+    TrainingInputs,
+    UpdateConfigFile,
+    architecture_layers,
+    load_run_stats,
+    load_update_configs,
+    paper_comparison,
+    run_figures,
+    training_table,
+)
+
+# The paper's small CNN + DCNN (Results): "total on-chip area and power consumption ... approximately 0.188 mm^2 and
+# 7 W".
+PAPER_SMALL_SYSTEM = {"area_mm2": 0.188, "power_w": 7.0}
+DEFAULT_SCALED_TECHNOLOGY = "cmos45"
+DEFAULT_SCALED_COMPONENTS = "table1_45nm"
+
+
+def by_hand(hardware: HardwareGraph) -> list[dict]:
+    """Every component and memristor kind: count, unit area and power, and their products, so the sum can be redone."""
+    architecture = hardware.plan.architecture
+    counts = hardware.counts()
+    rows = []
+    for kind, count in counts.components.items():
+        unit = architecture.components.components[kind]
+        rows.append({
+            "kind": kind, "count": count, "unit_area_um2": unit.area_um2, "unit_power_mw": unit.power_mw,
+            "area_um2": count * unit.area_um2, "power_w": count * unit.power_mw * MW, "source": unit.source,
+        })
+    cell = architecture.technology.memristor_pitch_um**2
+    device = architecture.device
+    read_w = (device.v_read_v / 2) ** 2 * (device.g_on_s + device.g_off_s) / 2
+    for kind, count in counts.memristors.items():
+        in_read_path = kind in ("crossbar", "sign_crossbar")
+        rows.append({
+            "kind": f"memristor ({kind})", "count": count, "unit_area_um2": cell,
+            "unit_power_mw": read_w / MW if in_read_path else 0.0,
+            "area_um2": count * cell, "power_w": count * read_w if in_read_path else 0.0,
+            "source": f"pitch {architecture.technology.memristor_pitch_um} um squared"
+            + ("; (v_read/2)^2 x (G_on+G_off)/2" if in_read_path else "; series element, not counted for power"),
+        })
+    return rows
+
+
+def small_system_comparison(area: dict, power: dict, hardware: HardwareGraph) -> dict:
+    """Our sums beside the paper's 0.188 mm^2 and 7 W, with the gap expressed in the circuits that dominate it."""
+    library = hardware.plan.architecture.components.components
+    ours_area = area["component_sum"]["total"]["total_um2"] / UM2_PER_MM2
+    ours_power = power["total"]["all_on_w"]
+    power_gap = PAPER_SMALL_SYSTEM["power_w"] - ours_power
+    area_gap = PAPER_SMALL_SYSTEM["area_mm2"] - ours_area
+    kinds = ("relu", "opamp", "crossbar_switch")
+    return {
+        "paper": PAPER_SMALL_SYSTEM,
+        "ours_component_sum_mm2": ours_area,
+        "ours_floorplan_chip_mm2": area["floorplan"]["chip_area_um2"] / UM2_PER_MM2,
+        "ours_power_all_on_w": ours_power,
+        "ours_power_duty_cycled_w": power["total"]["duty_cycled_w"],
+        "area_ratio": ours_area / PAPER_SMALL_SYSTEM["area_mm2"],
+        "power_ratio": ours_power / PAPER_SMALL_SYSTEM["power_w"],
+        "power_gap_w": power_gap,
+        "area_gap_mm2": area_gap,
+        # The gap restated as a number of one circuit kind: how many more (or fewer) circuits would close it.
+        "power_gap_in_circuits": {kind: power_gap / (library[kind].power_mw * MW) for kind in kinds},
+        "area_gap_in_circuits": {kind: area_gap * UM2_PER_MM2 / library[kind].area_um2 for kind in kinds},
+        "why": (
+            "The paper gives the totals but not the circuit count behind them; ours follow from the layers in the "
+            "architecture file, one circuit per tile row or column as the tile plan places them, times Table I's "
+            "unit figures (the circuits Table I leaves out take the figure of the Table I circuit named in the "
+            "library's source column). The gap is restated as the number of ReLUs, OpAmps or crossbar switches that "
+            "would close it: a different dense-layer width, one ReLU per output pixel instead of per column, or "
+            "circuits the paper counted that the figures do not show (error propagation and update unit, biasing) "
+            "would each move our total by whole circuits of these sizes. No constant is fitted to the paper."
+        ),
+    }
+
+
+def _training(architecture: Architecture, plan, config_file: UpdateConfigFile, training: dict | None,
+              run_stats: dict | RunStats | None) -> dict:
+    inputs = TrainingInputs.for_architecture(architecture, **(training or {}))
+    layers = architecture_layers(plan)
+    stats = load_run_stats(run_stats)
+    return {
+        "architecture": training_table(layers, config_file.configs, inputs),
+        "paper_comparison": paper_comparison(load_update_configs()),
+        "run": run_figures(layers, config_file.configs, inputs, stats) if stats else None,
+    }
+
+
+def estimate(
+    architecture: Architecture,
+    *,
+    layout_areas: dict[str, float] | None = None,
+    run_stats: dict | RunStats | None = None,
+    weights: dict[str, np.ndarray] | None = None,
+    update_configs: UpdateConfigFile | str | Path | None = None,
+    training: dict | None = None,
+    paper_small_system: bool = False,
+) -> dict:
+    """Area, power and training figures of one architecture (pure: reads only shipped or named data files).
+
+    layout_areas: measured tile areas (tile id -> um^2); run_stats: a GAN run's write statistics (see RunStats);
+    weights: layer matrices by NETWORK.LAYER (see power.load_weights); update_configs: a file or loaded set (default:
+    the paper's four presets); training: overrides of images, epochs, v_write_v, r_on_ohm, r_off_ohm, pulse_widths_s;
+    paper_small_system: set our totals beside the paper's small system (0.188 mm^2, 7 W).
+    """
+    plan = plan_tiles(architecture)
+    hardware = HardwareGraph(plan)
+    floorplan = build_floorplan(plan)
+    if not isinstance(update_configs, UpdateConfigFile):
+        update_configs = load_update_configs(update_configs)
+    area = area_estimate(hardware, floorplan, layout_areas)
+    power = power_estimate(hardware, weights)
+    summary = hardware.summary()
+    result = {
+        "architecture": architecture.name,
+        "technology": {"name": architecture.technology.name, "node_nm": architecture.technology.node_nm,
+                       "scaling_rule": architecture.technology.scaling_rule},
+        "components_library": architecture.components.name,
+        "device": architecture.device.model_dump(),
+        "counts": summary["total"],
+        "memristor_comparison": summary["paper_comparison"],
+        "cycles_per_image": {network.name: network.cycles_per_image for network in plan.networks},
+        "headline": {
+            "area_component_sum_mm2": area["component_sum"]["total"]["total_um2"] / UM2_PER_MM2,
+            "area_floorplan_chip_mm2": area["floorplan"]["chip_area_um2"] / UM2_PER_MM2,
+            "area_floorplan_tiles_mm2": area["floorplan"]["tiles_area_um2"] / UM2_PER_MM2,
+            "power_all_on_w": power["total"]["all_on_w"],
+            "power_duty_cycled_w": power["total"]["duty_cycled_w"],
+            "dropout_saves_all_on_w": power["dropout"]["saved_all_on_w"],
+        },
+        "by_hand": by_hand(hardware),
+        "area": area,
+        "power": power,
+        "training": _training(architecture, plan, update_configs, training, run_stats),
+    }
+    if paper_small_system:
+        result["small_system_comparison"] = small_system_comparison(area, power, hardware)
+    return result
+
+
+def with_technology(architecture: Architecture, technology: str | None, components: str | None) -> Architecture:
+    """The same architecture on another technology and component library (shipped names or file paths)."""
+    data = architecture.model_dump()
+    if technology:
+        data["technology"] = resolve_library("technology", technology, "--technology", Path.cwd()).model_dump()
+    if components:
+        data["components"] = resolve_library("components", components, "--components", Path.cwd()).model_dump()
+    from amdcgan.hdl.loader import validate
+
+    return validate(Architecture, data, f"{architecture.name} on {technology or 'its technology'}")
+
+
+def scaling_comparison(
+    architecture: Architecture,
+    technology: str = DEFAULT_SCALED_TECHNOLOGY,
+    components: str = DEFAULT_SCALED_COMPONENTS,
+) -> dict:
+    """Area and power of the architecture as given and re-estimated on another node, with the scaling rule named."""
+    scaled = with_technology(architecture, technology, components)
+    figures = {}
+    for label, arch in (("from", architecture), ("to", scaled)):
+        plan = plan_tiles(arch)
+        hardware = HardwareGraph(plan)
+        area = area_estimate(hardware, build_floorplan(plan))
+        power = power_estimate(hardware)
+        figures[label] = {
+            "technology": arch.technology.name,
+            "node_nm": arch.technology.node_nm,
+            "components_library": arch.components.name,
+            "area_component_sum_mm2": area["component_sum"]["total"]["total_um2"] / UM2_PER_MM2,
+            "area_memristors_mm2": area["component_sum"]["total"]["memristors_total_um2"] / UM2_PER_MM2,
+            "area_floorplan_chip_mm2": area["floorplan"]["chip_area_um2"] / UM2_PER_MM2,
+            "power_static_w": power["total"]["static_total_w"],
+            "power_crossbar_read_w": power["total"]["crossbar_read_w"],
+            "power_all_on_w": power["total"]["all_on_w"],
+            "power_duty_cycled_w": power["total"]["duty_cycled_w"],
+        }
+    ratios = {key: figures["to"][key] / figures["from"][key]
+              for key, value in figures["from"].items() if isinstance(value, float) and value}
+    return {
+        "from": figures["from"],
+        "to": figures["to"],
+        "ratio": ratios,
+        "rule": scaled.technology.scaling_rule,
+        "component_sources": sorted({unit.source for unit in scaled.components.components.values()}),
+        "note": (
+            "Crossbar read power does not scale with the CMOS node: it is set by the device's read voltage and "
+            "conductances, which the device file holds and this re-run leaves unchanged."
+        ),
+    }
+
+
+def write_estimate_report(
+    architecture: Architecture,
+    out_dir: str | Path,
+    *,
+    scale_to: tuple[str, str] | None = (DEFAULT_SCALED_TECHNOLOGY, DEFAULT_SCALED_COMPONENTS),
+    **options,
+) -> dict:
+    """`estimate` (same keyword options) plus a technology-scaling section, written as report.md, report.json and
+    report.html in out_dir; returns the figures with the written paths under "files"."""
+    from .report import write_report
+
+    result = estimate(architecture, **options)
+    if scale_to:
+        result["scaling"] = scaling_comparison(architecture, *scale_to)
+    written = write_report(result, out_dir)
+    return {**result, "files": {kind: str(path) for kind, path in written.items()}}
