@@ -155,6 +155,8 @@ def tile_blocks(tile: Tile, architecture: Architecture) -> tuple[tuple[Block, ..
     column_blocks, y = [], 0
     for bank in (bank for bank in tile.banks if bank.side == "column"):
         height = _grid(bank_area_um2(bank) / (tile_width * grid), grid)
+        if bank.memristors:  # its memristors are crossbar cells: the strip holds at least one row of them
+            height = max(height, pitch)
         y -= height
         column_blocks.append(Block(_block_name(tile, bank), bank.kind, bank.count, Rect(0, y, tile_width, height)))
     # Shift up so that the tile's origin is its lower-left corner.

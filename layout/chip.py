@@ -1,0 +1,115 @@
+"""The accelerator's layout: the floorplan (computed once in `amdcgan.hdl.floorplan`) drawn cell by cell, written
+as GDS, measured, rule-checked and rendered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gdsfactory as gf
+
+from amdcgan.errors import UserError
+from amdcgan.fileio import atomic_target, commit_target
+from amdcgan.hdl.floorplan import Floorplan, TilePlacement, build_floorplan
+from amdcgan.hdl.mapping import plan_tiles
+from amdcgan.hdl.spec import Architecture
+
+from . import cells
+from .drc import drc
+from .measure import TILE_ID_PROPERTY, measure_areas, placements
+from .pdk import activate_pdk
+from .render import render_png
+from .rules import DBU_UM, rules_of
+
+
+def device_rules(architecture: Architecture, floorplan: Floorplan) -> dict[str, float]:
+    """The junction's drawing parameters in um: the floorplan's pitch and the technology's electrode rules."""
+    rules = rules_of(architecture.technology)
+    return {
+        "pitch": floorplan.um(floorplan.pitch),
+        "electrode_width": round(rules.electrode_width * DBU_UM, 9),
+        "enclosure": round(rules.enclosure * DBU_UM, 9),
+    }
+
+
+def tile_spec(floorplan: Floorplan, tile: TilePlacement) -> cells.TileSpec:
+    """A tile's cell parameters: identical tiles (same size, rows and blocks) give identical specs, so one cell."""
+    blocks = tuple(
+        (block.name, block.kind, block.count, floorplan.um(block.rect.x), floorplan.um(block.rect.y),
+         floorplan.um(block.rect.width), floorplan.um(block.rect.height))
+        for block in tile.blocks
+    )
+    return floorplan.um(tile.rect.width), floorplan.um(tile.rect.height), tile.rows, blocks
+
+
+def _chip_cell(architecture: Architecture, floorplan: Floorplan, tiles: list[TilePlacement], name: str,
+               origin: tuple[int, int] = (0, 0)) -> gf.Component:
+    activate_pdk(architecture.technology)
+    ox, oy = origin
+    specs = tuple(
+        (tile.tile_id, floorplan.um(tile.rect.x - ox), floorplan.um(tile.rect.y - oy), tile_spec(floorplan, tile))
+        for tile in tiles
+    )
+    return cells.chip(name=name, placements=specs, tile_id_property=TILE_ID_PROPERTY,
+                      **device_rules(architecture, floorplan))
+
+
+def build_chip(architecture: Architecture, floorplan: Floorplan | None = None) -> gf.Component:
+    """Every tile of both networks at its floorplan position."""
+    floorplan = floorplan or build_floorplan(plan_tiles(architecture))
+    return _chip_cell(architecture, floorplan, list(floorplan.tiles), architecture.name)
+
+
+def build_tile(architecture: Architecture, tile_id: str, floorplan: Floorplan | None = None) -> gf.Component:
+    """One tile, at the origin, as the only instance of its top cell."""
+    floorplan = floorplan or build_floorplan(plan_tiles(architecture))
+    try:
+        tile = floorplan.tile(tile_id)
+    except KeyError:
+        known = ", ".join(sorted({t.tile_id.rsplit(".", 1)[0] + ".N" for t in floorplan.tiles}))
+        raise UserError(f"no tile {tile_id!r}: tiles are NETWORK.LAYER.INDEX, here {known}") from None
+    return _chip_cell(architecture, floorplan, [tile], tile_id.replace(".", "_"), (tile.rect.x, tile.rect.y))
+
+
+def write_gds(component: gf.Component, gds_path: str | Path) -> Path:
+    """Written atomically and without gdsfactory's metadata cell, so that every reader sees one top cell."""
+    tmp = atomic_target(gds_path)
+    try:
+        component.write_gds(tmp, with_metadata=False)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return commit_target(tmp, gds_path)
+
+
+def write_layout(architecture: Architecture, gds_path: str | Path, png_path: str | Path | None = None,
+                 tile: str | None = None) -> dict:
+    """Draw the chip (or one tile), write GDS (and PNG), and report what the written file holds.
+
+    Returns paths, the measured areas `{tile_id: um2, "chip": um2}` next to the floorplan's, cell and instance
+    counts, memristors placed, and the design-rule violations.
+    """
+    floorplan = build_floorplan(plan_tiles(architecture))
+    component = build_tile(architecture, tile, floorplan) if tile else build_chip(architecture, floorplan)
+    gds_path = write_gds(component, gds_path)
+    measured = measure_areas(gds_path)
+    placed = placements(gds_path)
+    drawn = [floorplan.tile(tile)] if tile else list(floorplan.tiles)
+    expected = {t.tile_id: floorplan.um2(t.rect.area) for t in drawn}
+    expected["chip"] = floorplan.um2(drawn[0].rect.area) if tile else floorplan.chip_area_um2
+    violations = drc(gds_path, architecture.technology)
+    if png_path is not None:
+        png_path = render_png(gds_path, png_path, architecture.technology, title=tile or architecture.name,
+                              zoom_on_junctions=tile is not None)
+    return {
+        "gds": str(gds_path),
+        "png": None if png_path is None else str(png_path),
+        "top_cell": component.name,
+        "gds_bytes": gds_path.stat().st_size,
+        "cells": len(placed),
+        "tile_instances": sum(1 for key in measured if key != "chip"),
+        "memristors": sum(count for name, count in placed.items()
+                          if name.startswith(("junction", "load_memristor"))),
+        "areas_um2": measured,
+        "floorplan_areas_um2": expected,
+        "drc_violations": [violation.as_dict() for violation in violations],
+    }
