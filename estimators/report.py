@@ -354,8 +354,10 @@ def _training(result: dict) -> Section:
 
 def _small_system(comparison: dict) -> Section:
     paper = comparison["paper"]
-    gap_power = ", ".join(f"{fmt(v, 3)} {k}" for k, v in comparison["power_gap_in_circuits"].items())
-    gap_area = ", ".join(f"{fmt(v, 3)} {k}" for k, v in comparison["area_gap_in_circuits"].items())
+    closing = [
+        [kind, fmt(row["circuits"], 3), fmt(row["added_area_mm2"]), "yes" if row["fits_area_gap"] else "no"]
+        for kind, row in comparison["circuits_closing_power_gap"].items()
+    ]
     return Section("Beside the paper's small system", [
         Table(["figure", "paper", "ours", "ours / paper"], [
             ["area (mm^2), component sum", fmt(paper["area_mm2"]), fmt(comparison["ours_component_sum_mm2"]),
@@ -367,8 +369,11 @@ def _small_system(comparison: dict) -> Section:
             ["power (W), duty-cycled", fmt(paper["power_w"]), fmt(comparison["ours_power_duty_cycled_w"]),
              fmt(comparison["ours_power_duty_cycled_w"] / paper["power_w"])],
         ]),
-        f"The power gap (paper - ours, all on) is {fmt(comparison['power_gap_w'])} W, the power of {gap_power}; the "
-        f"area gap is {fmt(comparison['area_gap_mm2'])} mm^2, the area of {gap_area}.",
+        f"Gaps (paper - ours): power {fmt(comparison['power_gap_w'])} W all on, area "
+        f"{fmt(comparison['area_gap_mm2'])} mm^2 (component sum). The counts and unit figures behind our sums are "
+        "in the section 'Counts and unit figures'.",
+        Table(["circuit kind", "circuits to close the power gap", "area they add (mm^2)", "within the area gap"],
+              closing),
         comparison["why"],
     ])
 

@@ -184,3 +184,8 @@ def test_small_system_by_hand_table_adds_up(small_arch):
     comparison = result["small_system_comparison"]
     assert comparison["paper"] == {"area_mm2": 0.188, "power_w": 7.0}
     assert comparison["area_ratio"] == pytest.approx(result["headline"]["area_component_sum_mm2"] / 0.188)
+    library = table1()
+    for kind, row in comparison["circuits_closing_power_gap"].items():
+        assert row["circuits"] * library[kind]["power_mw"] / 1000 == pytest.approx(comparison["power_gap_w"])
+        fits = 0 <= row["circuits"] * library[kind]["area_um2"] / 1e6 <= comparison["area_gap_mm2"]
+        assert (kind in comparison["kinds_closing_both_gaps"]) == fits
