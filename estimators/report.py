@@ -430,8 +430,9 @@ def to_markdown(title: str, built: list[Section], figure_folder: str) -> str:
 
 def _html_text(text: str) -> str:
     escaped = html.escape(text)
-    while "**" in escaped:  # bold markers of the markdown form
-        escaped = escaped.replace("**", "<b>", 1).replace("**", "</b>", 1)
+    for marker, tag in (("**", "b"), ("`", "code")):  # the markdown form's bold and code markers
+        while escaped.count(marker) >= 2:
+            escaped = escaped.replace(marker, f"<{tag}>", 1).replace(marker, f"</{tag}>", 1)
     return escaped.replace("\n\n", "<br><br>").replace("\n", "<br>")
 
 
