@@ -151,7 +151,8 @@ def power_estimate(hardware: HardwareGraph, weights: dict[str, np.ndarray] | Non
         network.name: _sum([layers[layer_key(layer)] for layer in network.layers]) for network in plan.networks
     }
     return {
-        "conductances": "from weights" if weights else "mean (G_on + G_off) / 2",
+        "conductances": (f"from weights for {', '.join(sorted(weights))}, mean (G_on + G_off) / 2 elsewhere"
+                         if weights else "mean (G_on + G_off) / 2"),
         "read_voltage_v": plan.architecture.device.v_read_v / 2,
         "layers": layers,
         "networks": networks,
