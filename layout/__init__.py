@@ -13,8 +13,8 @@ _PUBLIC = {
     "build_chip": "chip",
     "build_tile": "chip",
     "measure_areas": "measure",
-    "drc": "drc",
-    "Violation": "drc",
+    "drc": "design_rules",
+    "Violation": "design_rules",
     "render_png": "render",
     "activate_pdk": "pdk",
 }

@@ -201,8 +201,9 @@ def chip(
     enclosure: float = ENCLOSURE_UM,
     tile_id_property: int = 1,
 ) -> gf.Component:
-    """Every tile at its floorplan position (the cell's name carries the architecture's `name`), labelled with its id ("network.layer.index"), which each instance also
-    carries as a GDS property so that a reader can measure tiles by id."""
+    """Every tile at its floorplan position (the cell's name carries the architecture's `name`), labelled with its
+    id ("network.layer.index"), which each instance also carries as a GDS property so that a reader can measure
+    tiles by id."""
     c = gf.Component()
     for tile_id, x, y, (width, height, rows, blocks) in placements:
         cell = tile(width=width, height=height, rows=rows, blocks=blocks, pitch=pitch,

@@ -14,7 +14,7 @@ from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.spec import Architecture
 
 from . import cells
-from .drc import drc
+from .design_rules import drc
 from .measure import TILE_ID_PROPERTY, measure_areas, placements
 from .pdk import activate_pdk
 from .render import render_png

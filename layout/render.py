@@ -50,7 +50,7 @@ def _view(gds_path: Path, technology: Technology, label_levels: int) -> lay.Layo
 
 
 def _crossbar_corner(gds_path: Path, technology: Technology) -> kdb.DBox:
-    """The lower-left corner of the first crossbar in the layout, with its row and column circuits around it."""
+    """The lower-left corner of the electrodes (crossbar, and its loads if any), with the circuits around it."""
     layout = kdb.Layout()
     layout.read(str(gds_path))
     spec = technology.layers.bottom_electrode

@@ -72,4 +72,4 @@ def drc(source: Any, technology: Technology) -> list[Violation]:
                       polygon.bbox().center().y * dbu)
             for polygon in uncovered.each()
         ]
-    return violations
+    return list(dict.fromkeys(violations))  # the same edge pair can come from several cell contexts
