@@ -12,7 +12,7 @@ A tile is drawn as:
     +------------------------------------------------+
 
 Each bank's rectangle has at least the area its circuits need (count x area from the component library), rounded up
-to the layout grid. Tiles are shelf-packed per network, Generator left of Discriminator. All coordinates are integer
+to the layout grid. Tiles are shelf-packed, tallest first, into a near-square chip. All coordinates are integer
 multiples of the technology grid; the layout draws exactly these rectangles.
 """
 
@@ -173,29 +173,24 @@ def _block_name(tile: Tile, bank) -> str:
 
 
 def build_floorplan(plan: TilePlan) -> Floorplan:
+    """Tiles of both networks shelf-packed into a near-square chip; placements are listed in plan order."""
     architecture = plan.architecture
     tech = architecture.technology
     grid = tech.grid_um
     spacing = _grid(tech.tile_spacing_um, grid)
-    placements: list[TilePlacement] = []
-    network_x = 0
-    chip_height = 0
-    for network in plan.networks:
-        sized = [(tile, *tile_blocks(tile, architecture)) for layer in network.layers for tile in layer.tiles]
-        total_area = sum((w + spacing) * (h + spacing) for _, _, w, h in sized)
-        shelf_limit = max(max(w for _, _, w, _ in sized), int(math.sqrt(total_area)))
-        x = y = shelf_height = network_width = 0
-        for tile, blocks, width, height in sized:
-            if x > 0 and x + width > shelf_limit:
-                x, y, shelf_height = 0, y + shelf_height + spacing, 0
-            rect = Rect(network_x + x, y, width, height)
-            placements.append(
-                TilePlacement(tile.id, tile.network, tile.layer, tile.index, tile.n_rows, tile.physical_columns,
-                              rect, blocks)
-            )
-            x += width + spacing
-            shelf_height = max(shelf_height, height)
-            network_width = max(network_width, x - spacing)
-        chip_height = max(chip_height, y + shelf_height)
-        network_x += network_width + spacing
-    return Floorplan(grid, _grid(tech.memristor_pitch_um, grid), tuple(placements), network_x - spacing, chip_height)
+    sized = [(tile, *tile_blocks(tile, architecture)) for tile in plan.tiles()]
+    total_area = sum((width + spacing) * (height + spacing) for _, _, width, height in sized)
+    shelf_limit = max(max(width for _, _, width, _ in sized), int(math.sqrt(total_area)))
+    x = y = shelf_height = chip_width = 0
+    placed = []
+    # Next-fit shelves in order of decreasing height (NFDH) waste little height.
+    for order, (tile, blocks, width, height) in sorted(enumerate(sized), key=lambda item: -item[1][3]):
+        if x > 0 and x + width > shelf_limit:
+            x, y, shelf_height = 0, y + shelf_height + spacing, 0
+        placed.append((order, TilePlacement(tile.id, tile.network, tile.layer, tile.index, tile.n_rows,
+                                            tile.physical_columns, Rect(x, y, width, height), blocks)))
+        x += width + spacing
+        shelf_height = max(shelf_height, height)
+        chip_width = max(chip_width, x - spacing)
+    placements = tuple(placement for _, placement in sorted(placed, key=lambda item: item[0]))
+    return Floorplan(grid, _grid(tech.memristor_pitch_um, grid), placements, chip_width, y + shelf_height)
