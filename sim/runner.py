@@ -2,7 +2,7 @@
 
 A subprocess rather than PySpice's shared mode: a non-converging or runaway simulation can then be stopped at a
 time limit and reported with the tile's name, instead of hanging the caller, and the `.cir` files users get are
-exactly what ran. (`shared_operating_point` runs the same file through PySpice's shared mode, for cross-checks.)
+exactly what ran.
 """
 
 from __future__ import annotations

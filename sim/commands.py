@@ -1,0 +1,79 @@
+"""`amdcgan spice`: the SPICE checks of the tiles from the command line. Nothing heavy is imported at module level."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+CHECK_NAMES = ("dc", "transient", "activations", "leakage", "variability", "irdrop", "write")
+Check = Enum("Check", {name: name for name in (*CHECK_NAMES, "all")}, type=str)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def spice(
+        arch: Path = typer.Argument(..., help="architecture YAML file (see examples/)", show_default=False),
+        check: Check = typer.Option("all", "--check", help="which check to run"),
+        output: Path = typer.Option(..., "-o", "--output", help="folder for netlists, CSV data and plots"),
+        quick: bool = typer.Option(False, "--quick", help="smaller tiles and fewer Monte Carlo draws"),
+        seed: int = typer.Option(0, "--seed", help="seed of every random draw"),
+    ) -> None:
+        """SPICE checks of the tiles in ngspice: DC against numpy, transient (Fig. 4), activations (Fig. 5),
+        leakage (Fig. 6), variability (Fig. 7), IR drop and the memristor write model."""
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from amdcgan.hdl.loader import load_architecture
+        from amdcgan.sim.checks import run_checks
+
+        architecture = load_architecture(arch)
+        chosen = CHECK_NAMES if check.value == "all" else (check.value,)
+        console = Console()
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
+            task = progress.add_task("ngspice", total=None)
+            results = run_checks(architecture, output, chosen, quick=quick, seed=seed,
+                                 progress=lambda label: progress.update(task, advance=1, description=label))
+        console.print(summary_table(results))
+        console.print(f"wrote netlists, CSV and plots under {output}")
+
+
+def summary_table(results: dict):
+    """One row per check: its headline figure and the files it wrote."""
+    from rich.table import Table
+
+    table = Table(title="SPICE checks")
+    for header in ("check", "result", "files"):
+        table.add_column(header)
+    for name, result in results.items():
+        files = [str(result[key]) for key in ("plot", "csv") if isinstance(result.get(key), str)]
+        table.add_row(name, headline(name, result), "\n".join(files))
+    return table
+
+
+def headline(name: str, result: dict) -> str:
+    if name == "dc":
+        return f"max relative error vs numpy {result['max_relative_error']:.2e} over {len(result['cases'])} tiles"
+    if name == "transient":
+        return f"{result['steps']} pulses of {result['step_s'] * 1e9:g} ns, peak dense current " \
+               f"{result['dense_current_peak_a'] * 1e6:.1f} uA"
+    if name == "activations":
+        return f"{len(result['csv'])} transfer tables of {result['points']} points"
+    if name == "leakage":
+        last = result["table"][-1]
+        return f"{int(last[0])}x{int(last[0])}: {last[2] * 1e6:.2f} uA RMS at {last[1]:g}% noise, " \
+               f"floating sneak {abs(last[3]) * 1e6:.1f} uA"
+    if name == "variability":
+        worst = result["table"][-1]
+        return f"at {worst[0]:g}% variability: conv {worst[1]:.2f}%, mean {worst[2]:.2f}%, dense in " \
+               f"{worst[3]:.2f}%, dense current {worst[4]:.2f}% of full scale"
+    if name == "irdrop":
+        last = result["table"][-1]
+        return f"{int(last[0])}x{int(last[0])} at {last[1]:g} ohm/cell: {last[3]:.2f}% max error"
+    if name == "write":
+        steps = result["set_steps_per_pulse"]
+        return f"step/pulse {steps[0] / result['level_step']:.4f} levels, read change {result['read_change']:.1e}, " \
+               f"{result['energy_per_pulse_j'] * 1e12:.1f} pJ/pulse"
+    return ""

@@ -1,0 +1,136 @@
+"""Publication-style plots of the SPICE checks (matplotlib, Agg), laid out like the paper's Figs. 4-7."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from amdcgan.fileio import atomic_target, commit_target
+from amdcgan.hdl.spec import Memristor
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 9, "axes.grid": True, "grid.alpha": 0.3, "lines.linewidth": 1.3,
+                         "savefig.dpi": 200, "figure.constrained_layout.use": True})
+    return plt
+
+
+def _save(figure, path: Path) -> Path:
+    tmp = atomic_target(path)
+    figure.savefig(tmp, format="png")
+    figure.clear()
+    return commit_target(tmp, path)
+
+
+def plot_transient(trace: dict[str, np.ndarray], path: Path) -> Path:
+    """Fig. 4: (a) filter inputs, (b) filter output, (c) mean-filter inputs, (d) mean-filter output, (e) dense
+    input, (f) dense column current, against time in ns."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(3, 2, figsize=(7.2, 6.4), sharex=True)
+    time_ns = trace["time_s"] * 1e9
+    panels = [
+        ("(a) convolution filter inputs", [k for k in trace if k.startswith("filter_input")], "V", 1.0),
+        ("(b) convolution filter output", ["filter_output_v"], "V", 1.0),
+        ("(c) mean filter inputs (ReLU outputs)", [k for k in trace if k.startswith("mean_input")], "V", 1.0),
+        ("(d) mean filter output", ["mean_output_v"], "V", 1.0),
+        ("(e) dense layer input", ["dense_input_v"], "V", 1.0),
+        ("(f) dense layer column current", ["dense_current_a"], "µA", 1e6),
+    ]
+    for axis, (title, keys, unit, scale) in zip(axes.ravel(), panels):
+        for key in keys:
+            axis.plot(time_ns, trace[key] * scale, label=key.replace("_v", "").replace("_", " "))
+        axis.set_title(title, fontsize=9, loc="left")
+        axis.set_ylabel(f"{'current' if unit == 'µA' else 'voltage'} ({unit})")
+        if len(keys) > 1:
+            axis.legend(fontsize=6, loc="upper right")
+    for axis in axes[-1]:
+        axis.set_xlabel("time (ns)")
+    return _save(figure, path)
+
+
+def plot_activation_curves(curves: dict[str, np.ndarray], path: Path) -> Path:
+    """Fig. 5: (a) tanh, (b) ReLU with switch (switch on and off)."""
+    plt = _pyplot()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.0))
+    left.plot(curves["tanh"][:, 0], curves["tanh"][:, 1], color="C0")
+    left.set_title("(a) hyperbolic tangent", fontsize=9, loc="left")
+    right.plot(curves["relu_switch"][:, 0], curves["relu_switch"][:, 1], color="C1", label="switch on")
+    right.plot(curves["relu_switch_off"][:, 0], curves["relu_switch_off"][:, 1], color="C2", ls="--",
+               label="switch off")
+    right.set_title("(b) ReLU with switch", fontsize=9, loc="left")
+    right.legend(fontsize=7)
+    for axis in (left, right):
+        axis.set_xlabel("input voltage (V)")
+        axis.set_ylabel("output voltage (V)")
+    return _save(figure, path)
+
+
+def plot_leakage(table: np.ndarray, path: Path) -> Path:
+    """Fig. 6: RMS leakage current against noise level per crossbar size; floating-line sneak current dashed."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(4.8, 3.4))
+    for n, size in enumerate(np.unique(table[:, 0])):
+        rows = table[table[:, 0] == size]
+        axis.plot(rows[:, 1], rows[:, 2] * 1e6, marker="o", color=f"C{n}", label=f"{int(size)}x{int(size)} held")
+        axis.axhline(abs(rows[0, 3]) * 1e6, color=f"C{n}", ls="--", lw=0.9,
+                     label=f"{int(size)}x{int(size)} floating")
+    axis.set_xlabel("noise on unselected lines (% of V_read, RMS)")
+    axis.set_ylabel("leakage current (µA)")
+    axis.set_title("Leakage current in memristive crossbars", fontsize=9)
+    axis.legend(fontsize=6, ncol=2)
+    return _save(figure, path)
+
+
+def plot_variability(table: np.ndarray, keys: list[str], path: Path) -> Path:
+    """Fig. 7a-d: error against memristor variability, one panel per point of the path."""
+    plt = _pyplot()
+    titles = {"conv_output": "(a) convolution filter output", "mean_output": "(b) mean filter output",
+              "dense_input": "(c) dense layer input", "dense_current": "(d) dense layer output current"}
+    figure, axes = plt.subplots(2, 2, figsize=(7.2, 5.2), sharex=True)
+    for n, (axis, key) in enumerate(zip(axes.ravel(), keys)):
+        axis.plot(table[:, 0], table[:, n + 1], marker="o", color=f"C{n}")
+        axis.set_title(titles[key], fontsize=9, loc="left")
+        axis.set_ylabel("RMS error (% of full scale)")
+    for axis in axes[-1]:
+        axis.set_xlabel("memristor variability (%)")
+    return _save(figure, path)
+
+
+def plot_irdrop(table: np.ndarray, readouts: list[str], path: Path) -> Path:
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(4.8, 3.4))
+    for n, (readout_index, wire) in enumerate(sorted({(int(r[2]), r[1]) for r in table})):
+        rows = table[(table[:, 2] == readout_index) & (table[:, 1] == wire)]
+        axis.plot(rows[:, 0], rows[:, 3], marker="o", color=f"C{n}",
+                  label=f"{readouts[readout_index].replace('_', ' ')}, {wire:g} Ω/cell")
+    axis.set_xscale("log", base=2)
+    axis.set_yscale("log")
+    axis.set_xlabel("tile size (rows = columns)")
+    axis.set_ylabel("max output error (% of full scale)")
+    axis.set_title("IR drop on rows and columns", fontsize=9)
+    axis.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def plot_write(traces: dict, device: Memristor, path: Path) -> Path:
+    """Write pulses and the conductance they move, set and reset."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(2, 1, figsize=(4.8, 4.2), sharex=True)
+    span = device.g_on_s - device.g_off_s
+    for name, trace in traces.items():
+        time_ns = trace["time_s"] * 1e9
+        axes[0].plot(time_ns, trace["volts"], label=name)
+        axes[1].plot(time_ns, (device.g_off_s + trace["state"] * span) * 1e6, label=name)
+    axes[0].axhline(device.v_threshold_v, color="grey", ls=":", lw=0.9)
+    axes[0].axhline(-device.v_threshold_v, color="grey", ls=":", lw=0.9)
+    axes[0].set_ylabel("pulse voltage (V)")
+    axes[1].set_ylabel("conductance (µS)")
+    axes[1].set_xlabel("time (ns)")
+    axes[0].legend(fontsize=7)
+    return _save(figure, path)
