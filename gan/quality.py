@@ -5,6 +5,10 @@ classifier, so its numbers are on this project's own scale, not comparable with 
 Gaussian to the 64 penultimate features of the generated images and one to those of real digits, and measures
 
     |mu_g - mu_r|^2 + tr(S_g) + tr(S_r) - 2 tr sqrt(S_g S_r).
+
+The estimate carries a finite-sample bias that grows as fewer images are scored, so compare scores of equal
+sample counts. Measured against the default reference: 1,000 held-out real digits score 3.4 (256 of them about
+20), uniform noise about 1,480, all-black images about 2,060.
 """
 
 from __future__ import annotations
