@@ -70,8 +70,127 @@ def stage_describe(ctx: Context) -> tuple[list[Section], dict]:
     return [section], {"weights": comparison["our_weights"], "memristors": comparison["our_all_memristors"]}
 
 
+def _ratio_verdict(ratio: float, tolerance: float) -> str:
+    return "agrees" if abs(ratio - 1) <= tolerance else f"differs by {100 * (ratio - 1):+.0f}%"
+
+
+def _table_ii_sections(training: dict) -> list[Section]:
+    comparison = training["paper_comparison"]
+    rows, verdicts = [], []
+    for row in comparison["rows"]:
+        for cell, values in row["cells"].items():
+            rows.append([row["name"], cell, values["paper"], values["ours"], f"{values['ratio']:.3f}",
+                         "yes" if values["within_tolerance"] else "no"])
+        verdicts.append(f"{row['name']}: {'agrees' if row['agrees'] else 'differs'}"
+                        + (f" ({row['note']})" if row.get("note") else ""))
+    own = [[row["name"], row["cycles_per_image"], f"{row['devices_at_once']:,.0f}", row["power_max_w"],
+            row["power_min_w"], *row["time_s"].values()] for row in training["architecture"]["rows"]]
+    inputs = comparison["inputs"]
+    return [
+        Section(
+            title="Table II: training time and power (the paper's inputs)",
+            paper="four update configurations for 1.7M WO2 weights, Ron 4k, Roff 25k, V_write 1 V, 60,000 images x 50 "
+                  "epochs, write pulses of 10, 100 and 1000 ns.",
+            verdict="; ".join(verdicts),
+            text=f"Our model: time = write cycles per image x images x epochs x pulse width; power = devices written "
+                 f"at once x V_write^2 / R (R_on for the maximum, R_off for the minimum). Inputs: {inputs}.",
+            tables=[Table(["configuration", "cell", "paper", "ours", "ratio", "within tolerance"], rows)],
+        ),
+        Section(
+            title="Table II on the reference architecture's own counts",
+            paper="(the paper gives only its own inputs)",
+            verdict="the same four configurations, with cycles and devices written at once derived from our tile plan",
+            tables=[Table(["configuration", "cycles/image", "devices at once", "P max (W)", "P min (W)",
+                           *[f"time @ {width}" for width in training["architecture"]["rows"][0]["time_s"]]], own)],
+        ),
+    ]
+
+
+def stage_estimate(ctx: Context) -> tuple[list[Section], dict]:
+    from amdcgan.estimators import write_estimate_report
+
+    out = ctx.out / "estimate"
+    reference = write_estimate_report(ctx.arch(), out / "reference", layout_areas=ctx.shared.get("layout_areas"),
+                                      run_stats=ctx.shared.get("run_stats"))
+    small = write_estimate_report(ctx.arch("small"), out / "small_system", paper_small_system=True)
+    library = ctx.arch().components.components
+    table_i = Table(["circuit", "power (mW)", "area (um^2)", "source"],
+                    [[kind.value, item.power_mw, item.area_um2, item.source] for kind, item in library.items()])
+    compare = small["small_system_comparison"]
+    by_hand = Table(["circuit", "count", "unit area (um^2)", "unit power (mW)", "area (um^2)", "power (W)", "source"],
+                    [[row["kind"], row["count"], row["unit_area_um2"], row["unit_power_mw"], row["area_um2"],
+                      row["power_w"], row["source"]] for row in small["by_hand"] if row["count"]])
+    headline = reference["headline"]
+    scaling = reference["scaling"]
+    sections = [
+        Section(
+            title="Table I: CMOS components (180 nm)",
+            paper="dropout switch 0.0033 mW / 14.5 um^2, OpAmp 7.4 mW / 558.3 um^2, thresholding 0.0586 mW / 0.8 um^2, "
+                  "ReLU 23.3 mW / 951.1 um^2, crossbar switch 5 mW / 5 um^2.",
+            verdict="agrees: the shipped library holds Table I's five figures as given; the six circuits the paper "
+                    "uses without figures are tied to a Table I circuit by the assumption stated in each row.",
+            tables=[table_i],
+        ),
+        Section(
+            title="Table I totals: the small system",
+            paper="about 0.188 mm^2 and 7 W for CNN and DCNN of 2 convolution layers of 2 3x3 filters and a dense layer.",
+            verdict=f"area {_ratio_verdict(compare['area_ratio'], 0.15)} ({compare['ours_component_sum_mm2']:.3f} mm^2, "
+                    f"ratio {compare['area_ratio']:.2f}); power {_ratio_verdict(compare['power_ratio'], 0.15)} "
+                    f"({compare['ours_power_all_on_w']:.2f} W all on, ratio {compare['power_ratio']:.2f}). The paper "
+                    f"lists no counts; ours are derived from the file, below, so the sum can be redone by hand.",
+            text=f"Floorplan bounding box: {compare['ours_floorplan_chip_mm2']:.3f} mm^2; duty-cycled power "
+                 f"{compare['ours_power_duty_cycled_w']:.2f} W. Full report: estimate/small_system/report.html",
+            tables=[by_hand],
+        ),
+        Section(
+            title="Area and power of the reference MNIST DCGAN",
+            paper="not given for the full system (only the small system and Table II).",
+            verdict="ours only; the breakdowns show where the area and power go.",
+            text=f"component sum {headline['area_component_sum_mm2']:.2f} mm^2, floorplan {headline['area_floorplan_chip_mm2']:.2f} "
+                 f"mm^2, power all on {headline['power_all_on_w']:.1f} W, duty-cycled {headline['power_duty_cycled_w']:.1f} W, "
+                 f"dropout saves {headline['dropout_saves_all_on_w']:.1f} W. Scaling to {scaling['to']['technology']} "
+                 f"({scaling['rule']}): area x{scaling['ratio']['area_component_sum_mm2']:.3f}, power all on "
+                 f"x{scaling['ratio']['power_all_on_w']:.3f}. {scaling['note']}",
+            images=[(out / "reference" / "figures" / f"{name}.png", caption) for name, caption in (
+                ("area_per_layer", "area per layer"), ("power_per_layer", "power per layer, all on"),
+                ("area_per_kind", "area per circuit kind"), ("power_per_kind", "power per circuit kind"))],
+        ),
+        *_table_ii_sections(reference["training"]),
+    ]
+    sections[-2].images.append((out / "reference" / "figures" / "training_time.png",
+                                "training time per update configuration, ours beside the paper's (log axis)"))
+    return sections, {"headline": headline, "small_system": compare}
+
+
+def stage_layout(ctx: Context) -> tuple[list[Section], dict]:
+    from amdcgan.layout import write_layout
+
+    out = ctx.out / "layout"
+    chip = write_layout(ctx.arch(), out / "chip.gds", out / "chip.png")
+    tile_id = "discriminator.conv0.0"
+    tile = write_layout(ctx.arch(), out / "tile.gds", out / "tile.png", tile=tile_id)
+    ctx.shared["layout_areas"] = {key: value for key, value in chip["areas_um2"].items() if key != "chip"}
+    measured, planned = chip["areas_um2"]["chip"], chip["floorplan_areas_um2"]["chip"]
+    worst = max(abs(chip["areas_um2"][key] - area) / area for key, area in chip["floorplan_areas_um2"].items())
+    section = Section(
+        title="Layout: the accelerator as GDS",
+        paper="no layout is shown; the paper reports component areas (Table I) and a total for the small system.",
+        verdict=f"ours only: the GDS's measured area equals the floorplan's (largest relative difference "
+                f"{worst:.1e}); {len(chip['drc_violations'])} design-rule violations on the chip.",
+        text=f"{chip['tile_instances']} tiles, {chip['memristors']:,} memristors drawn as junctions, "
+             f"{chip['cells']} cells, GDS {chip['gds_bytes'] / 1e6:.2f} MB; chip {measured / 1e6:.2f} mm^2 measured, "
+             f"{planned / 1e6:.2f} mm^2 planned. Files: layout/chip.gds, layout/tile.gds (open in KLayout).",
+        images=[(out / "chip.png", "the reference accelerator: every tile at its floorplan position"),
+                (out / "tile.png", f"tile {tile_id}: the whole tile and a corner of its crossbar")],
+    )
+    return [section], {"chip_area_um2": measured, "drc_violations": len(chip["drc_violations"]),
+                       "tile_drc_violations": len(tile["drc_violations"])}
+
+
 STAGES: list[tuple[str, Callable[[Context], tuple[list[Section], dict]]]] = [
     ("describe", stage_describe),
+    ("layout", stage_layout),
+    ("estimate", stage_estimate),
 ]
 
 
