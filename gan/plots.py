@@ -1,0 +1,87 @@
+"""Figures: sample grids (the paper's Fig. 1b), one row of samples per sweep value (Figs. 7-9), quality curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from amdcgan.fileio import atomic_target, commit_target
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def tile_images(images: torch.Tensor, columns: int, gap: int = 2) -> np.ndarray:
+    """(N, 1, H, W) in [-1, 1] -> one grey image in [0, 1], `columns` digits per row, black gaps."""
+    pixels = ((images.detach().cpu().float().clamp(-1, 1) + 1) / 2).numpy()[:, 0]
+    count, height, width = pixels.shape
+    rows = -(-count // columns)
+    canvas = np.zeros((rows * (height + gap) + gap, columns * (width + gap) + gap))
+    for index, digit in enumerate(pixels):
+        top, left = gap + (index // columns) * (height + gap), gap + (index % columns) * (width + gap)
+        canvas[top: top + height, left: left + width] = digit
+    return canvas
+
+
+def _save(figure, path: Path) -> Path:
+    plt = _pyplot()
+    tmp = atomic_target(path)
+    figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return commit_target(tmp, path)
+
+
+def save_sample_grid(images: torch.Tensor, path: Path, title: str, columns: int = 8) -> Path:
+    """An 8x8 grid of generated digits, white on black like MNIST and the paper's Fig. 1b."""
+    plt = _pyplot()
+    grid = tile_images(images[: columns * columns], columns)
+    figure, axes = plt.subplots(figsize=(4.2, 4.5))
+    axes.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    axes.set_title(title, fontsize=9)
+    axes.axis("off")
+    return _save(figure, path)
+
+
+def save_sweep_grid(rows: list[tuple[str, torch.Tensor]], path: Path, title: str, per_row: int = 10) -> Path:
+    """One row of `per_row` samples per sweep value, each row labelled (the paper's Figs. 7-9)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(len(rows), 1, figsize=(per_row * 0.55 + 1.8, len(rows) * 0.62 + 0.5), squeeze=False)
+    for axis, (label, images) in zip(axes[:, 0], rows):
+        axis.imshow(tile_images(images[:per_row], per_row), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        axis.set_xticks([])
+        axis.set_yticks([])
+        axis.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def save_quality_plot(points: list[dict], parameter: str, path: Path, baseline: dict | None,
+                      log_x: bool = False) -> Path:
+    """FID (lower is better) and the number of digit classes generated against the swept parameter."""
+    plt = _pyplot()
+    values = [point["value"] for point in points]
+    figure, (fid_axis, class_axis) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fid_axis.plot(values, [point["fid"] for point in points], "o-", label="memristive")
+    class_axis.plot(values, [point["classes"] for point in points], "o-", label="memristive")
+    if baseline:
+        fid_axis.axhline(baseline["fid"], color="grey", linestyle="--", label="float DCGAN")
+        class_axis.axhline(baseline["classes"], color="grey", linestyle="--", label="float DCGAN")
+    for axis, label in ((fid_axis, "FID (lower is better)"), (class_axis, "digit classes generated")):
+        axis.set_xlabel(parameter)
+        axis.set_ylabel(label)
+        if log_x:
+            axis.set_xscale("log", base=2)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    class_axis.set_ylim(0, 10.5)
+    figure.tight_layout()
+    return _save(figure, path)

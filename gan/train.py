@@ -1,0 +1,331 @@
+"""Training the DCGAN: in-situ on the memristive tile model, ex-situ (float, then programmed once), or plain float.
+
+Losses and optimiser are the standard DCGAN's (BCE with logits, Adam lr 2e-4, beta1 0.5). In-situ, Adam's proposed
+weights are written to the devices as counted level-step pulses after every step (see devices.py), so the
+optimiser always continues from what the devices hold. Each epoch ends with the fixed noise batch scored by
+`QualityScorer`, a sample grid, the metrics files and an atomically written checkpoint from which `resume`
+continues bit-for-bit: model, optimisers, the RNG states of torch, numpy and Python, epoch, counters and metrics.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from amdcgan.errors import UserError
+from amdcgan.fileio import atomic_target, write_json_atomic, write_text_atomic
+from amdcgan.hdl.mapping import plan_tiles
+from amdcgan.hdl.spec import Architecture
+
+from .config import GanConfig
+from .devices import DeviceModel, merge_stats
+from .layers import Network, build_network, initialise, transfer
+from .plots import save_sample_grid
+
+CHECKPOINT = "checkpoint.pt"
+Progress = Callable[[dict], None]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but PyTorch sees no CUDA device here; use --device cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_states() -> dict:
+    states = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+@dataclass
+class Models:
+    """The networks being trained, and (ex-situ) the hardware networks their weights are programmed into."""
+
+    generator: Network
+    discriminator: Network
+    device_model: DeviceModel | None
+    hardware_generator: Network | None = None
+    programming: dict = field(default_factory=dict)
+
+
+def build_models(architecture: Architecture, config: GanConfig, device: torch.device) -> Models:
+    plan = plan_tiles(architecture)
+    variability = torch.Generator().manual_seed(config.seed + 1)  # device-to-device deviations: fixed per run
+    init = torch.Generator().manual_seed(config.seed + 2)
+    device_model = None if config.mode == "float" else DeviceModel.from_memristor(architecture.device, config)
+    if device_model and device_model.write_noise and not device_model.levels:
+        raise UserError("write noise is a fraction of one level step: give a number of levels, not 'ideal'")
+    in_situ = config.mode == "insitu"
+    networks = {}
+    for name in ("generator", "discriminator"):
+        networks[name] = build_network(
+            architecture, plan.network(name), tile=in_situ, devices=device_model if in_situ else None,
+            clip=config.clip, activation_tables=config.activation_tables, generator=variability,
+        )
+    programming = {name: initialise(network, init) for name, network in networks.items()}
+    models = Models(networks["generator"], networks["discriminator"], device_model,
+                    programming=programming if in_situ else {})
+    if config.mode == "exsitu":
+        models.hardware_generator = build_network(
+            architecture, plan.network("generator"), tile=True, devices=device_model, clip=config.clip,
+            activation_tables=config.activation_tables, generator=variability,
+        )
+    for network in (models.generator, models.discriminator, models.hardware_generator):
+        if network is not None:
+            network.to(device)
+    return models
+
+
+def gan_step(models: Models, optimisers: tuple, real: torch.Tensor, noise_dim: int, in_situ: bool) -> dict:
+    """One DCGAN step: the discriminator on real and fake, then the generator; in-situ each update is written."""
+    generator, discriminator = models.generator, models.discriminator
+    optimiser_g, optimiser_d = optimisers
+    batch = real.shape[0]
+    ones, zeros = real.new_ones(batch), real.new_zeros(batch)
+    fake = generator(torch.randn(batch, noise_dim, device=real.device))
+    loss_d = (F.binary_cross_entropy_with_logits(discriminator(real).view(-1), ones)
+              + F.binary_cross_entropy_with_logits(discriminator(fake.detach()).view(-1), zeros))
+    optimiser_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    optimiser_d.step()
+    if in_situ:
+        discriminator.commit_updates()
+    loss_g = F.binary_cross_entropy_with_logits(discriminator(fake).view(-1), ones)
+    optimiser_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    optimiser_g.step()
+    if in_situ:
+        generator.commit_updates()
+    return {"loss_d": float(loss_d), "loss_g": float(loss_g)}
+
+
+def update_statistics(models: Models, config: GanConfig, rounds: int, images: int) -> dict:
+    """Per layer and per network: write pulses counted in training, and the one-time programming pulses."""
+    stats: dict = {"mode": config.mode, "update_rounds": rounds, "images_seen": images, "networks": {}}
+    if models.device_model:
+        stats["device"] = {key: value for key, value in models.device_model.__dict__.items()}
+    networks = {"generator": models.generator, "discriminator": models.discriminator}
+    for name, network in networks.items():
+        layers = {layer_name: layer.devices.stats() for layer_name, layer in network.crossbars().items()
+                  if layer.devices is not None}
+        entry: dict = {"layers": layers}
+        if layers:
+            entry["crossbar"] = merge_stats([layer["crossbar"] for layer in layers.values()])
+            signs = [layer["sign"] for layer in layers.values() if "sign" in layer]
+            if signs:
+                entry["sign"] = merge_stats(signs)
+        stats["networks"][name] = entry
+    stats["programming"] = models.programming
+    return stats
+
+
+class Run:
+    """One training run in a folder: state, files, checkpoint."""
+
+    def __init__(self, architecture: Architecture, out_dir: Path, config: GanConfig, progress: Progress | None):
+        from .data import load_mnist
+
+        self.architecture, self.out_dir, self.config = architecture, Path(out_dir), config
+        self.progress = progress or (lambda event: None)
+        self.device = resolve_device(config.device)
+        self.images, _ = load_mnist(config.data_dir, limit=config.limit, seed=config.seed)
+        seed_everything(config.seed)
+        self.models = build_models(architecture, config, self.device)
+        self.noise_dim = config.noise_dim or architecture.generator.input_shape[0]
+        self.fixed_noise = torch.randn(config.eval_samples, self.noise_dim,
+                                       generator=torch.Generator().manual_seed(config.seed + 3)).to(self.device)
+        betas = (config.beta1, 0.999)
+        self.optimisers = (torch.optim.Adam(self.models.generator.parameters(), lr=config.lr, betas=betas),
+                           torch.optim.Adam(self.models.discriminator.parameters(), lr=config.lr, betas=betas))
+        self.epoch, self.rounds, self.metrics = 0, 0, []
+        self.scorer = None
+
+    # -- checkpoint ----------------------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "config": self.config.result_fields(), "epoch": self.epoch, "rounds": self.rounds,
+            "metrics": self.metrics, "programming": self.models.programming,
+            "generator": self.models.generator.state_dict(), "discriminator": self.models.discriminator.state_dict(),
+            "optimiser_g": self.optimisers[0].state_dict(), "optimiser_d": self.optimisers[1].state_dict(),
+            "rng": rng_states(),
+        }
+
+    def save_checkpoint(self) -> None:
+        buffer = io.BytesIO()
+        torch.save(self.state(), buffer)
+        path = self.out_dir / CHECKPOINT
+        tmp = atomic_target(path)
+        with open(tmp, "wb") as handle:
+            handle.write(buffer.getvalue())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    def load_checkpoint(self, path: Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        differing = sorted(key for key, value in self.config.result_fields().items()
+                           if state["config"].get(key) != value)
+        if differing:
+            raise UserError(f"{path.parent}: the run there was made with other settings ({', '.join(differing)}); "
+                            f"resume with the same settings or choose another output folder")
+        self.models.generator.load_state_dict(state["generator"])
+        self.models.discriminator.load_state_dict(state["discriminator"])
+        self.optimisers[0].load_state_dict(state["optimiser_g"])
+        self.optimisers[1].load_state_dict(state["optimiser_d"])
+        self.epoch, self.rounds, self.metrics = state["epoch"], state["rounds"], state["metrics"]
+        self.models.programming = state["programming"]
+        restore_rng_states(state["rng"])
+
+    # -- evaluation ----------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def samples(self, network: Network) -> torch.Tensor:
+        network.eval()
+        images = network(self.fixed_noise).cpu()
+        network.train()
+        return images
+
+    def _score(self, images: torch.Tensor) -> dict:
+        if not self.config.score:
+            return {}
+        if self.scorer is None:
+            from .quality import QualityScorer
+
+            self.scorer = QualityScorer(device=self.config.device)
+        return self.scorer.score(images)
+
+    def evaluate(self) -> dict:
+        """Score the generator the hardware would run (ex-situ: the float one programmed into devices now)."""
+        row: dict = {"epoch": self.epoch, "update_rounds": self.rounds}
+        generator = self.models.generator
+        if self.config.mode == "exsitu":
+            float_quality = self._score(self.samples(generator))
+            row.update({f"float_{key}": value for key, value in float_quality.items()})
+            self.models.programming = {"generator": transfer(generator, self.models.hardware_generator)}
+            generator = self.models.hardware_generator
+        images = self.samples(generator)
+        row.update(self._score(images))
+        title = f"{self.architecture.name} {self.config.mode}, epoch {self.epoch}"
+        if "fid" in row:
+            title += f": FID {row['fid']:.1f}, {row['classes']} classes"
+        save_sample_grid(images, self.out_dir / f"samples_epoch{self.epoch:03d}.png", title)
+        if self.epoch in self.config.snapshot_epochs or self.epoch == self.config.epochs:
+            torch.save(images, self.out_dir / f"samples_epoch{self.epoch:03d}.pt")
+        return row
+
+    # -- files ---------------------------------------------------------------------------------------------------
+    def write_metrics(self) -> None:
+        write_json_atomic(self.out_dir / "metrics.json", self.metrics)
+        columns = [key for key in self.metrics[0] if not isinstance(self.metrics[0][key], list)]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.metrics)
+        write_text_atomic(self.out_dir / "metrics.csv", text.getvalue())
+
+    def update_stats(self) -> dict:
+        batches = self.rounds
+        return update_statistics(self.models, self.config, batches, batches * self.config.batch)
+
+    # -- training ------------------------------------------------------------------------------------------------
+    def batches_per_epoch(self) -> int:
+        return max(1, len(self.images) // self.config.batch)
+
+    def train_epoch(self) -> dict:
+        order = torch.randperm(len(self.images))
+        batch, in_situ = self.config.batch, self.config.mode == "insitu"
+        losses = []
+        for index in range(self.batches_per_epoch()):
+            real = self.images[order[index * batch: (index + 1) * batch]].to(self.device)
+            losses.append(gan_step(self.models, self.optimisers, real, self.noise_dim, in_situ))
+            self.rounds += 1
+            self.progress({"event": "step", "epoch": self.epoch + 1, **losses[-1]})
+        return {key: float(np.mean([loss[key] for loss in losses])) for key in losses[0]}
+
+    def run(self, resume: bool) -> dict:
+        path = self.out_dir / CHECKPOINT
+        if path.exists():
+            if not resume:
+                raise UserError(f"{self.out_dir} already holds a run; pass --resume to continue it, "
+                                f"or choose another output folder")
+            self.load_checkpoint(path)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.out_dir / "config.json", self.config.model_dump(mode="json"))
+        self.progress({"event": "start", "epoch": self.epoch, "epochs": self.config.epochs,
+                       "steps_per_epoch": self.batches_per_epoch()})
+        if not self.metrics:
+            self.metrics.append(self.evaluate())
+            self.write_metrics()
+        while self.epoch < self.config.epochs:
+            losses = self.train_epoch()
+            self.epoch += 1
+            self.metrics.append({**self.evaluate(), **losses})
+            self.write_metrics()
+            write_json_atomic(self.out_dir / "update_stats.json", self.update_stats())
+            self.save_checkpoint()
+            self.progress({"event": "epoch", "epoch": self.epoch, "metrics": self.metrics[-1]})
+        return self.summary()
+
+    def summary(self) -> dict:
+        plan = plan_tiles(self.architecture)
+        stats = self.update_stats()
+        write_json_atomic(self.out_dir / "update_stats.json", stats)
+        summary = {
+            "architecture": self.architecture.name, "mode": self.config.mode,
+            "config": self.config.model_dump(mode="json"), "epochs": self.epoch,
+            "final": self.metrics[-1], "untrained": self.metrics[0], "metrics": self.metrics,
+            "update_stats": stats,
+            "hardware": {"tiles": len(plan.tiles()), "weights": sum(layer.weights for layer in plan.layers()),
+                         "memristors": sum(layer.memristors for layer in plan.layers()),
+                         "cycles_per_image": {network.name: network.cycles_per_image for network in plan.networks}},
+            "paths": {
+                "out_dir": str(self.out_dir), "checkpoint": str(self.out_dir / CHECKPOINT),
+                "metrics_csv": str(self.out_dir / "metrics.csv"), "metrics_json": str(self.out_dir / "metrics.json"),
+                "update_stats": str(self.out_dir / "update_stats.json"),
+                "samples": [str(self.out_dir / f"samples_epoch{row['epoch']:03d}.png") for row in self.metrics],
+            },
+        }
+        write_json_atomic(self.out_dir / "summary.json", summary)
+        return summary
+
+
+def train(architecture: Architecture, out_dir: str | Path, config: GanConfig, resume: bool = False,
+          progress: Progress | None = None) -> dict:
+    """Train (or continue) one run in `out_dir`; returns its summary (metrics, update statistics, paths)."""
+    summary = Run(architecture, Path(out_dir), config, progress).run(resume)
+    if config.baseline and config.mode != "float":
+        baseline_config = config.replace(mode="float", baseline=False)
+        baseline = Run(architecture, Path(out_dir) / "float_baseline", baseline_config, progress).run(resume=True)
+        summary["baseline"] = {"final": baseline["final"], "out_dir": baseline["paths"]["out_dir"]}
+        write_json_atomic(Path(out_dir) / "summary.json", summary)
+    return summary
+
+
+def run_point(architecture: Architecture, point_config: GanConfig, out_dir: str | Path) -> dict:
+    """One sweep point: a pure function of its inputs (seeded); reruns continue or reuse what is on disk."""
+    return train(architecture, out_dir, point_config, resume=True)
