@@ -74,7 +74,7 @@ def plot_activation_curves(curves: dict[str, np.ndarray], path: Path) -> Path:
 def plot_leakage(table: np.ndarray, path: Path) -> Path:
     """Fig. 6: RMS leakage current against noise level per crossbar size; floating-line sneak current dashed."""
     plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(4.8, 3.4))
+    figure, axis = plt.subplots(figsize=(4.8, 3.9))
     for n, size in enumerate(np.unique(table[:, 0])):
         rows = table[table[:, 0] == size]
         axis.plot(rows[:, 1], rows[:, 2] * 1e6, marker="o", color=f"C{n}", label=f"{int(size)}x{int(size)} held")
@@ -83,7 +83,7 @@ def plot_leakage(table: np.ndarray, path: Path) -> Path:
     axis.set_xlabel("noise on unselected lines (% of V_read, RMS)")
     axis.set_ylabel("leakage current (µA)")
     axis.set_title("Leakage current in memristive crossbars", fontsize=9)
-    axis.legend(fontsize=6, ncol=2)
+    axis.legend(fontsize=6, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     return _save(figure, path)
 
 
@@ -110,6 +110,8 @@ def plot_irdrop(table: np.ndarray, readouts: list[str], path: Path) -> Path:
         axis.plot(rows[:, 0], rows[:, 3], marker="o", color=f"C{n}",
                   label=f"{readouts[readout_index].replace('_', ' ')}, {wire:g} Ω/cell")
     axis.set_xscale("log", base=2)
+    sizes = sorted({int(size) for size in table[:, 0]})
+    axis.set_xticks(sizes, [str(size) for size in sizes])
     axis.set_yscale("log")
     axis.set_xlabel("tile size (rows = columns)")
     axis.set_ylabel("max output error (% of full scale)")
