@@ -122,7 +122,7 @@ def gan_step(models: Models, optimisers: tuple, real: torch.Tensor, noise_dim: i
     optimiser_g.step()
     if in_situ:
         generator.commit_updates()
-    return {"loss_d": float(loss_d), "loss_g": float(loss_g)}
+    return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach())}
 
 
 def update_statistics(models: Models, config: GanConfig, rounds: int, images: int) -> dict:

@@ -1,0 +1,143 @@
+"""`amdcgan train` and `amdcgan sweep`. Heavy imports (torch, matplotlib) happen inside the commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+ArchArg = typer.Argument(..., help="architecture YAML file (see examples/)", show_default=False)
+
+
+def _tables(specs: list[str]) -> dict[str, Path]:
+    from amdcgan.errors import UserError
+
+    tables = {}
+    for spec in specs:
+        function, _, path = spec.partition("=")
+        if not path:
+            raise UserError(f"--activation takes FUNCTION=CSV (e.g. tanh=sim/data/tanh.csv), got {spec!r}")
+        tables[function.strip()] = Path(path)
+    return tables
+
+
+def _config(**fields):
+    from amdcgan.gan.config import make_config, parse_levels
+
+    if fields.get("levels") is not None:
+        fields["levels"] = parse_levels(fields["levels"])
+    fields["activation_tables"] = _tables(fields.pop("activation") or [])
+    return make_config(**{key: value for key, value in fields.items() if value is not None})
+
+
+class _ProgressBar:
+    """A rich progress bar fed by the trainer's events."""
+
+    def __init__(self, progress, label: str):
+        self.progress, self.label, self.task = progress, label, None
+
+    def __call__(self, event: dict) -> None:
+        if event["event"] == "start":
+            total = event["epochs"] * event["steps_per_epoch"]
+            done = event["epoch"] * event["steps_per_epoch"]
+            self.task = self.progress.add_task(self.label, total=total, completed=done, status="")
+        elif event["event"] == "step":
+            self.progress.update(self.task, advance=1,
+                                 status=f"epoch {event['epoch']} D {event['loss_d']:.3f} G {event['loss_g']:.3f}")
+        elif event["event"] == "epoch":
+            metrics = event["metrics"]
+            if "fid" in metrics:
+                self.progress.console.print(f"{self.label} epoch {event['epoch']}: FID {metrics['fid']:.1f}, "
+                                            f"{metrics['classes']} classes, confidence {metrics['confidence']:.2f}")
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    TextColumn("{task.fields[status]}"))
+
+
+COMMON = {
+    "variability": typer.Option(None, "--variability", help="device-to-device sigma as a fraction (0.3 = 30%)"),
+    "levels": typer.Option(None, "--levels", help="resistive levels (2..65536) or 'ideal'; default: device file"),
+    "mode": typer.Option("insitu", "--mode", help="insitu | exsitu | float"),
+    "device": typer.Option("cpu", "--device", help="cpu | cuda"),
+    "seed": typer.Option(0, "--seed"),
+    "batch": typer.Option(64, "--batch"),
+    "limit": typer.Option(1000, "--limit", help="images per epoch (0 = all)"),
+    "data": typer.Option(None, "--data", help="folder with MNIST IDX files; default: 5,000 embedded digits"),
+    "activation": typer.Option(None, "--activation", help="FUNCTION=CSV circuit curve (v_in,v_out); repeatable"),
+}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def train(
+        arch: Path = ArchArg,
+        output: Path = typer.Option(..., "-o", "--output", help="run folder"),
+        epochs: int = typer.Option(1, "--epochs"),
+        variability: Optional[float] = COMMON["variability"],
+        levels: Optional[str] = COMMON["levels"],
+        mode: str = COMMON["mode"],
+        device: str = COMMON["device"],
+        seed: int = COMMON["seed"],
+        batch: int = COMMON["batch"],
+        limit: int = COMMON["limit"],
+        data: Optional[Path] = COMMON["data"],
+        activation: Optional[list[str]] = COMMON["activation"],
+        baseline: bool = typer.Option(False, "--baseline", help="also train the float DCGAN for comparison"),
+        resume: bool = typer.Option(False, "--resume", help="continue the run in the output folder"),
+    ) -> None:
+        """Train the DCGAN on the memristive tile model (in-situ or ex-situ) or in float; checkpoint every epoch."""
+        from amdcgan.cli import console, load
+        from amdcgan.gan.train import train as train_run
+
+        config = _config(mode=mode, epochs=epochs, variability=variability, levels=levels, device=device, seed=seed,
+                         batch=batch, limit=limit or None, data_dir=data, activation=activation, baseline=baseline)
+        architecture = load(arch)
+        with _progress() as progress:
+            summary = train_run(architecture, output, config, resume=resume, progress=_ProgressBar(progress, mode))
+        final, untrained = summary["final"], summary["untrained"]
+        console.print(f"{summary['architecture']} {mode}: {summary['epochs']} epochs, FID {untrained.get('fid', 0):.1f}"
+                      f" -> {final.get('fid', 0):.1f}, {final.get('classes')} classes; wrote {output}")
+        if "baseline" in summary:
+            console.print(f"float DCGAN baseline: FID {summary['baseline']['final'].get('fid', 0):.1f}, "
+                          f"{summary['baseline']['final'].get('classes')} classes")
+
+    @app.command()
+    def sweep(
+        arch: Path = ArchArg,
+        output: Path = typer.Option(..., "-o", "--output", help="sweep folder"),
+        variability: Optional[str] = typer.Option(None, "--variability", help="e.g. 0,0.1,0.2,0.3,0.4,0.5"),
+        levels: Optional[str] = typer.Option(None, "--levels", help="e.g. 2,4,8,16,32,64,128,256"),
+        epochs: Optional[str] = typer.Option(None, "--epochs", help="e.g. 1,20,50,70 (one run, snapshots)"),
+        train_epochs: int = typer.Option(1, "--train-epochs", help="epochs per point in variability/levels sweeps"),
+        mode: str = COMMON["mode"],
+        device: str = COMMON["device"],
+        seed: int = COMMON["seed"],
+        batch: int = COMMON["batch"],
+        limit: int = COMMON["limit"],
+        data: Optional[Path] = COMMON["data"],
+        activation: Optional[list[str]] = COMMON["activation"],
+    ) -> None:
+        """Reproduce Figs. 7-9: quality and samples against variability, resistive levels or epochs."""
+        from amdcgan.cli import console, load
+        from amdcgan.errors import UserError
+        from amdcgan.gan.sweep import parse_values, sweep as sweep_run
+
+        chosen = {name: text for name, text in (("variability", variability), ("levels", levels),
+                                                ("epochs", epochs)) if text}
+        if len(chosen) != 1:
+            raise UserError("sweep exactly one of --variability, --levels or --epochs")
+        (parameter, text), = chosen.items()
+        values = parse_values(parameter, text)
+        config = _config(mode=mode, epochs=train_epochs, device=device, seed=seed, batch=batch, limit=limit or None,
+                         data_dir=data, activation=activation)
+        summary = sweep_run(load(arch), output, parameter, values, config)
+        for point in summary["points"]:
+            console.print(f"{parameter} {point['value']}: FID {point['fid']:.1f}, {point['classes']} classes")
+        finding = summary["finding"]
+        console.print(f"ours: {finding.get('ours')} ({finding['criterion']}); paper: {finding['paper']['claim']}")
+        console.print(f"wrote {summary['paths']['grid']}, {summary['paths']['plot']}")

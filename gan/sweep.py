@@ -1,0 +1,124 @@
+"""Sweeps of the paper's Figs. 7-9: image quality against device variability, resistive levels and epochs.
+
+Every point is `run_point(arch, point_config, out_dir)`, a pure seeded function, so points can run anywhere (one
+process, Ray tasks) and a rerun reuses finished points. An epochs sweep is one run that keeps its samples at each
+listed epoch. The summary sets our findings beside the paper's claims, with the tolerance criterion stated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import torch
+
+from amdcgan.errors import UserError
+from amdcgan.fileio import write_json_atomic, write_text_atomic
+from amdcgan.hdl.spec import Architecture
+
+from .config import GanConfig
+from .plots import save_quality_plot, save_sweep_grid
+from .train import run_point
+
+PARAMETERS = ("variability", "levels", "epochs")
+PAPER_CLAIMS = {
+    "variability": {"claim": "tolerates up to 30% variability (128 levels)", "value": 0.3},
+    "levels": {"claim": "64 resistive levels are enough", "value": 64},
+    "epochs": {"claim": "50 epochs give good images", "value": 50},
+}
+# A point "keeps the quality" when its FID is within this factor of the sweep's best point and it generates at least
+# as many digit classes as that point less one. The paper judged its figures by eye; this is our stated criterion.
+FID_TOLERANCE = 1.25
+
+
+def parse_values(parameter: str, text: str) -> list:
+    if parameter not in PARAMETERS:
+        raise UserError(f"choose one of --variability, --levels or --epochs to sweep")
+    try:
+        values = [float(item) if parameter == "variability" else int(item) for item in text.split(",") if item]
+    except ValueError:
+        raise UserError(f"--{parameter} takes comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise UserError(f"--{parameter} needs at least one value")
+    return values
+
+
+def _label(parameter: str, value) -> str:
+    return {"variability": f"{value:.0%} variability", "levels": f"{value} levels", "epochs": f"{value} epochs"}[parameter]
+
+
+def _quality(final: dict) -> dict:
+    return {key: final.get(key) for key in ("fid", "classes", "confidence")}
+
+
+def _sweep_points(architecture: Architecture, out_dir: Path, parameter: str, values: list, config: GanConfig):
+    """(value, quality, samples) per sweep value."""
+    if parameter == "epochs":
+        run_config = config.replace(epochs=max(values), snapshot_epochs=tuple(sorted(values)))
+        summary = run_point(architecture, run_config, out_dir / "epochs_run")
+        by_epoch = {row["epoch"]: row for row in summary["metrics"]}
+        for value in values:
+            samples = torch.load(out_dir / "epochs_run" / f"samples_epoch{value:03d}.pt")
+            yield value, _quality(by_epoch[value]), samples
+        return
+    for value in values:
+        point_dir = out_dir / f"{parameter}_{value}"
+        summary = run_point(architecture, config.replace(**{parameter: value}), point_dir)
+        samples = torch.load(point_dir / f"samples_epoch{summary['epochs']:03d}.pt")
+        yield value, _quality(summary["final"]), samples
+
+
+def tolerance_finding(parameter: str, points: list[dict]) -> dict:
+    """Which sweep values keep the quality of the sweep's best point (see FID_TOLERANCE)."""
+    scored = [point for point in points if point.get("fid") is not None]
+    if not scored:
+        return {"criterion": "not scored"}
+    best = min(scored, key=lambda point: point["fid"])
+    keeps = [point["value"] for point in scored
+             if point["fid"] <= FID_TOLERANCE * best["fid"] and point["classes"] >= best["classes"] - 1]
+    finding = {"criterion": f"FID <= {FID_TOLERANCE} x best ({best['fid']:.1f} at {best['value']}) and classes >= "
+                            f"{best['classes'] - 1}", "values_keeping_quality": keeps,
+               "paper": PAPER_CLAIMS[parameter]}
+    if parameter == "variability":
+        ordered = sorted(scored, key=lambda point: point["value"])
+        tolerated = [point["value"] for point in ordered]
+        first_bad = next((value for value in tolerated if value not in keeps), None)
+        finding["ours"] = max([value for value in keeps if first_bad is None or value < first_bad], default=None)
+    else:
+        finding["ours"] = min(keeps) if keeps else None
+    return finding
+
+
+def sweep(architecture: Architecture, out_dir: str | Path, parameter: str, values: list, config: GanConfig) -> dict:
+    """Train every point, then write the labelled sample grid, the quality plot, CSV, JSON and a summary."""
+    if parameter not in PARAMETERS:
+        raise UserError(f"cannot sweep {parameter!r}: choose one of {', '.join(PARAMETERS)}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    points, rows = [], []
+    for value, quality, samples in _sweep_points(architecture, out_dir, parameter, values, config):
+        points.append({"value": value, **quality})
+        rows.append((_label(parameter, value), samples))
+    baseline = None
+    if config.mode != "float":
+        baseline_config = config.replace(mode="float", epochs=max(values) if parameter == "epochs" else config.epochs,
+                                         snapshot_epochs=())
+        baseline = _quality(run_point(architecture, baseline_config, out_dir / "float_baseline")["final"])
+    title = f"{architecture.name}, {config.mode}: samples by {parameter}"
+    grid = save_sweep_grid(rows, out_dir / f"sweep_{parameter}.png", title)
+    plot = save_quality_plot(points, parameter, out_dir / f"quality_{parameter}.png", baseline,
+                             log_x=parameter == "levels")
+    text = io.StringIO()
+    writer = csv.DictWriter(text, ["value", "fid", "classes", "confidence"])
+    writer.writeheader()
+    writer.writerows(points)
+    write_text_atomic(out_dir / f"sweep_{parameter}.csv", text.getvalue())
+    summary = {
+        "architecture": architecture.name, "parameter": parameter, "values": values,
+        "config": config.model_dump(mode="json"), "points": points, "float_baseline": baseline,
+        "finding": tolerance_finding(parameter, points),
+        "paths": {"grid": str(grid), "plot": str(plot), "csv": str(out_dir / f"sweep_{parameter}.csv")},
+    }
+    write_json_atomic(out_dir / f"sweep_{parameter}.json", summary)
+    return summary

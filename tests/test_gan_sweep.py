@@ -1,0 +1,76 @@
+"""Sweeps: one point per value (epochs: one run with snapshots), figures and tables written, findings computed by
+the stated criterion, and points that are pure functions of their inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from amdcgan.cli import app
+from amdcgan.errors import UserError
+from amdcgan.gan.config import make_config
+from amdcgan.gan.sweep import parse_values, sweep, tolerance_finding
+from amdcgan.gan.train import run_point
+
+QUICK = dict(limit=64, batch=32, eval_samples=32)
+
+
+def test_levels_sweep_writes_grid_plot_and_tables(small_arch, tmp_path):
+    summary = sweep(small_arch, tmp_path, "levels", [2, 16], make_config(**QUICK))
+    assert [point["value"] for point in summary["points"]] == [2, 16]
+    assert all(point["fid"] > 0 and 0 <= point["classes"] <= 10 for point in summary["points"])
+    assert summary["float_baseline"]["fid"] > 0
+    for key in ("grid", "plot", "csv"):
+        assert (tmp_path / summary["paths"][key]).stat().st_size > 0
+    assert json.loads((tmp_path / "sweep_levels.json").read_text())["points"] == summary["points"]
+    assert (tmp_path / "levels_2" / "config.json").exists() and (tmp_path / "levels_16" / "config.json").exists()
+
+
+def test_epochs_sweep_is_one_run_with_snapshots(small_arch, tmp_path):
+    summary = sweep(small_arch, tmp_path, "epochs", [1, 2], make_config(**QUICK))
+    run = tmp_path / "epochs_run"
+    assert json.loads((run / "config.json").read_text())["epochs"] == 2
+    assert (run / "samples_epoch001.pt").exists() and (run / "samples_epoch002.pt").exists()
+    metrics = {row["epoch"]: row["fid"] for row in json.loads((run / "metrics.json").read_text())}
+    assert [point["fid"] for point in summary["points"]] == [metrics[1], metrics[2]]
+
+
+def test_a_point_is_a_pure_function_of_its_inputs(small_arch, tmp_path):
+    config = make_config(**QUICK, levels=4, variability=0.3, score=False)
+    first = run_point(small_arch, config, tmp_path / "a")
+    second = run_point(small_arch, config, tmp_path / "b")
+    assert first["metrics"] == second["metrics"]
+    samples = [torch.load(tmp_path / name / "samples_epoch001.pt") for name in ("a", "b")]
+    assert torch.equal(*samples)
+    assert run_point(small_arch, config, tmp_path / "a")["metrics"] == first["metrics"]  # a rerun reuses the point
+
+
+def test_tolerance_finding_by_hand():
+    points = [{"value": 0.0, "fid": 100.0, "classes": 9}, {"value": 0.1, "fid": 110.0, "classes": 9},
+              {"value": 0.2, "fid": 124.0, "classes": 8}, {"value": 0.3, "fid": 140.0, "classes": 9},
+              {"value": 0.4, "fid": 120.0, "classes": 9}]
+    finding = tolerance_finding("variability", points)
+    assert finding["values_keeping_quality"] == [0.0, 0.1, 0.2, 0.4]
+    assert finding["ours"] == 0.2  # the first failing value (0.3) ends the tolerated range
+    levels = [{"value": 4, "fid": 300.0, "classes": 3}, {"value": 64, "fid": 105.0, "classes": 9},
+              {"value": 256, "fid": 100.0, "classes": 9}]
+    assert tolerance_finding("levels", levels)["ours"] == 64
+    assert tolerance_finding("levels", levels)["paper"]["value"] == 64
+
+
+def test_bad_sweep_values_are_user_errors():
+    with pytest.raises(UserError, match="comma-separated"):
+        parse_values("levels", "2,four")
+    assert parse_values("variability", "0,0.1") == [0.0, 0.1]
+
+
+def test_cli_sweep_and_train_reject_bad_input(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["sweep", "examples/small_system.yaml", "-o", str(tmp_path), "--levels", "2",
+                                 "--epochs", "1"])
+    assert isinstance(result.exception, UserError) and "exactly one" in str(result.exception)
+    result = runner.invoke(app, ["train", "examples/small_system.yaml", "-o", str(tmp_path), "--levels", "many"])
+    assert isinstance(result.exception, UserError)

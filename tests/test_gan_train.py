@@ -1,0 +1,125 @@
+"""Training runs: seeded runs repeat exactly, a killed run resumes to the uninterrupted state, in-situ updates keep
+every conductance on its levels, counted pulses reach the update statistics, and a short run improves quality."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from amdcgan.errors import UserError
+from amdcgan.gan.config import make_config
+from amdcgan.gan.train import CHECKPOINT, train
+from amdcgan.hdl.loader import load_architecture
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = dict(limit=96, batch=32, epochs=2, score=False, eval_samples=16)
+
+
+class Killed(Exception):
+    pass
+
+
+def kill_after(epoch: int):
+    def progress(event: dict) -> None:
+        if event["event"] == "epoch" and event["epoch"] == epoch:
+            raise Killed
+
+    return progress
+
+
+def checkpoint(run: Path) -> dict:
+    return torch.load(run / CHECKPOINT, weights_only=False)
+
+
+def assert_same_state(first: dict, second: dict) -> None:
+    for network in ("generator", "discriminator"):
+        for key, value in first[network].items():
+            assert torch.equal(value, second[network][key]), f"{network}.{key} differs"
+    assert first["metrics"] == second["metrics"]
+    assert first["rounds"] == second["rounds"]
+
+
+def test_seeded_runs_agree_exactly(small_arch, tmp_path):
+    config = make_config(**QUICK, seed=4)
+    first = train(small_arch, tmp_path / "a", config)
+    second = train(small_arch, tmp_path / "b", config)
+    assert_same_state(checkpoint(tmp_path / "a"), checkpoint(tmp_path / "b"))
+    assert first["update_stats"]["networks"] == second["update_stats"]["networks"]
+    other = train(small_arch, tmp_path / "c", config.replace(seed=5))
+    assert other["metrics"] != first["metrics"]
+
+
+@pytest.mark.parametrize("mode", ["insitu", "exsitu"])
+def test_a_killed_run_resumes_to_the_uninterrupted_state(small_arch, tmp_path, mode):
+    config = make_config(**{**QUICK, "epochs": 3}, mode=mode, variability=0.2, write_noise=0.1)
+    train(small_arch, tmp_path / "whole", config)
+    with pytest.raises(Killed):
+        train(small_arch, tmp_path / "killed", config, progress=kill_after(1))
+    assert checkpoint(tmp_path / "killed")["epoch"] == 1
+    with pytest.raises(UserError, match="--resume"):
+        train(small_arch, tmp_path / "killed", config)
+    with pytest.raises(UserError, match="other settings"):
+        train(small_arch, tmp_path / "killed", config.replace(seed=9), resume=True)
+    train(small_arch, tmp_path / "killed", config, resume=True)
+    assert_same_state(checkpoint(tmp_path / "whole"), checkpoint(tmp_path / "killed"))
+    assert (json.loads((tmp_path / "whole" / "update_stats.json").read_text())
+            == json.loads((tmp_path / "killed" / "update_stats.json").read_text()))
+
+
+@pytest.mark.parametrize("encoding", ["sign_crossbar", "differential_pair"])
+def test_insitu_training_writes_counted_pulses_on_allowed_levels(small_arch, tmp_path, encoding):
+    arch = small_arch.model_copy(update={"weight_encoding": encoding})
+    config = make_config(**QUICK, levels=8)
+    summary = train(arch, tmp_path, config)
+    state = checkpoint(tmp_path)["generator"]
+    levels = [value for key, value in state.items() if key.endswith(".level")]
+    assert levels and all(torch.equal(level, level.round()) and level.min() >= 0 and level.max() <= 7
+                          for level in levels)
+    stats = json.loads((tmp_path / "update_stats.json").read_text())
+    assert stats == json.loads(json.dumps(summary["update_stats"]))
+    generator = stats["networks"]["generator"]["crossbar"]
+    pulses = sum(int(value.sum()) for key, value in state.items() if key.endswith(".pulses"))
+    assert generator["total_pulses"] == pulses > 0
+    assert stats["update_rounds"] == 2 * (96 // 32)
+    assert 0 < generator["mean_pulses_per_device"] <= generator["max_pulses_per_device"]
+    assert generator["max_pulses_per_device"] <= stats["update_rounds"] * config.max_steps_per_update
+    # energy: every pulse costs V^2 G t with G between G_off and G_on
+    device = small_arch.device
+    low = generator["total_pulses"] * device.v_write_v**2 * device.g_off_s * device.t_write_s
+    assert low <= generator["write_energy_j"] <= low * device.r_off_ohm / device.r_on_ohm
+
+
+def test_run_files(small_arch, tmp_path):
+    summary = train(small_arch, tmp_path, make_config(**{**QUICK, "epochs": 1}, mode="float"))
+    assert [row["epoch"] for row in summary["metrics"]] == [0, 1]
+    for name in ("metrics.csv", "metrics.json", "update_stats.json", "summary.json", "samples_epoch001.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[0].startswith("epoch,update_rounds")
+
+
+def test_cuda_without_cuda_is_a_user_error(small_arch, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(UserError, match="CUDA"):
+        train(small_arch, tmp_path, make_config(**QUICK, device="cuda"))
+
+
+def mini_architecture(tmp_path: Path):
+    """The reference DCGAN with a quarter of its filters, so a quality check fits a CPU test."""
+    text = (ROOT / "examples" / "am_dcgan_mnist.yaml").read_text()
+    for old, new in (("units: 6272", "units: 1568"), ("[128, 7, 7]", "[32, 7, 7]"), ("filters: 64", "filters: 16"),
+                     ("filters: 128", "filters: 32")):
+        text = text.replace(old, new)
+    path = tmp_path / "mini.yaml"
+    path.write_text(text)
+    return load_architecture(path)
+
+
+@pytest.mark.slow
+def test_a_short_insitu_run_improves_on_the_untrained_generator(tmp_path):
+    summary = train(mini_architecture(tmp_path), tmp_path / "run",
+                    make_config(mode="insitu", limit=1600, batch=32, epochs=1, seed=0))
+    assert summary["final"]["fid"] < 0.95 * summary["untrained"]["fid"]
