@@ -139,5 +139,6 @@ def register(app: typer.Typer) -> None:
         for point in summary["points"]:
             console.print(f"{parameter} {point['value']}: FID {point['fid']:.1f}, {point['classes']} classes")
         finding = summary["finding"]
-        console.print(f"ours: {finding.get('ours')} ({finding['criterion']}); paper: {finding['paper']['claim']}")
+        why = finding.get("note") or finding["criterion"]
+        console.print(f"ours: {finding.get('ours')} ({why}); paper: {finding['paper']['claim']}")
         console.print(f"wrote {summary['paths']['grid']}, {summary['paths']['plot']}")

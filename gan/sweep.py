@@ -30,6 +30,7 @@ PAPER_CLAIMS = {
 # A point "keeps the quality" when its FID is within this factor of the sweep's best point and it generates at least
 # as many digit classes as that point less one. The paper judged its figures by eye; this is our stated criterion.
 FID_TOLERANCE = 1.25
+IMPROVEMENT = 0.9  # a sweep whose best point is not 10% better than untrained says nothing about tolerance
 
 
 def parse_values(parameter: str, text: str) -> list:
@@ -48,8 +49,8 @@ def _label(parameter: str, value) -> str:
     return {"variability": f"{value:.0%} variability", "levels": f"{value} levels", "epochs": f"{value} epochs"}[parameter]
 
 
-def _quality(final: dict) -> dict:
-    return {key: final.get(key) for key in ("fid", "classes", "confidence")}
+def _quality(final: dict, untrained: dict) -> dict:
+    return {**{key: final.get(key) for key in ("fid", "classes", "confidence")}, "untrained_fid": untrained.get("fid")}
 
 
 def _sweep_points(architecture: Architecture, out_dir: Path, parameter: str, values: list, config: GanConfig):
@@ -60,13 +61,13 @@ def _sweep_points(architecture: Architecture, out_dir: Path, parameter: str, val
         by_epoch = {row["epoch"]: row for row in summary["metrics"]}
         for value in values:
             samples = torch.load(out_dir / "epochs_run" / f"samples_epoch{value:03d}.pt")
-            yield value, _quality(by_epoch[value]), samples
+            yield value, _quality(by_epoch[value], summary["untrained"]), samples
         return
     for value in values:
         point_dir = out_dir / f"{parameter}_{value}"
         summary = run_point(architecture, config.replace(**{parameter: value}), point_dir)
         samples = torch.load(point_dir / f"samples_epoch{summary['epochs']:03d}.pt")
-        yield value, _quality(summary["final"]), samples
+        yield value, _quality(summary["final"], summary["untrained"]), samples
 
 
 def tolerance_finding(parameter: str, points: list[dict]) -> dict:
@@ -80,10 +81,12 @@ def tolerance_finding(parameter: str, points: list[dict]) -> dict:
     finding = {"criterion": f"FID <= {FID_TOLERANCE} x best ({best['fid']:.1f} at {best['value']}) and classes >= "
                             f"{best['classes'] - 1}", "values_keeping_quality": keeps,
                "paper": PAPER_CLAIMS[parameter]}
-    if parameter == "variability":
-        ordered = sorted(scored, key=lambda point: point["value"])
-        tolerated = [point["value"] for point in ordered]
-        first_bad = next((value for value in tolerated if value not in keeps), None)
+    if best.get("untrained_fid") is not None and best["fid"] > IMPROVEMENT * best["untrained_fid"]:
+        finding["ours"] = None
+        finding["note"] = "inconclusive: even the best point barely improved on its untrained generator; train longer"
+    elif parameter == "variability":
+        values = sorted(point["value"] for point in scored)
+        first_bad = next((value for value in values if value not in keeps), None)
         finding["ours"] = max([value for value in keeps if first_bad is None or value < first_bad], default=None)
     else:
         finding["ours"] = min(keeps) if keeps else None
@@ -104,13 +107,14 @@ def sweep(architecture: Architecture, out_dir: str | Path, parameter: str, value
     if config.mode != "float":
         baseline_config = config.replace(mode="float", epochs=max(values) if parameter == "epochs" else config.epochs,
                                          snapshot_epochs=())
-        baseline = _quality(run_point(architecture, baseline_config, out_dir / "float_baseline")["final"])
+        baseline_run = run_point(architecture, baseline_config, out_dir / "float_baseline")
+        baseline = _quality(baseline_run["final"], baseline_run["untrained"])
     title = f"{architecture.name}, {config.mode}: samples by {parameter}"
     grid = save_sweep_grid(rows, out_dir / f"sweep_{parameter}.png", title)
     plot = save_quality_plot(points, parameter, out_dir / f"quality_{parameter}.png", baseline,
                              log_x=parameter == "levels")
     text = io.StringIO()
-    writer = csv.DictWriter(text, ["value", "fid", "classes", "confidence"])
+    writer = csv.DictWriter(text, ["value", "fid", "classes", "confidence", "untrained_fid"])
     writer.writeheader()
     writer.writerows(points)
     write_text_atomic(out_dir / f"sweep_{parameter}.csv", text.getvalue())

@@ -59,6 +59,10 @@ def test_tolerance_finding_by_hand():
               {"value": 256, "fid": 100.0, "classes": 9}]
     assert tolerance_finding("levels", levels)["ours"] == 64
     assert tolerance_finding("levels", levels)["paper"]["value"] == 64
+    untrained = [{**point, "untrained_fid": 2000.0} for point in levels]
+    assert tolerance_finding("levels", untrained)["ours"] == 64
+    barely = [{**point, "untrained_fid": 105.0} for point in levels]
+    assert tolerance_finding("levels", barely)["ours"] is None
 
 
 def test_bad_sweep_values_are_user_errors():
