@@ -7,9 +7,11 @@ netlist as free text, so no user input can become a SPICE control line.
 
 The peripheral circuits are behavioural macromodels (B-sources and switches), not transistor-level designs:
 - memristor: a linear resistor at its programmed conductance (reads stay below the switching threshold);
-- opamp (the IVC): a virtual-ground transimpedance stage, V_out = -R_f * I_in, clipped at the supplies;
+- opamp (the IVC): a virtual-ground transimpedance stage, V_out = -R_f * I_in, clipped at the supplies; R_f is
+  sized per tile so that full scale (every row at V_read on G_on devices) just reaches the supply;
 - relu / relu_switch: V_out = min(max(V_in, 0), VDD), the switch variant gated by a control input;
-- tanh: V_out = VDD * tanh(V_in / VDD); thresholding: VDD if V_in > 0 else VSS;
+- tanh: V_out = VDD * tanh(V_in / VDD); thresholding: a current comparator with a virtual-ground input, VDD when
+  current flows in (the sign device of the column being read is at G_on) else VSS;
 - sign_switch: passes V_in or -V_in as the thresholding output says; dropout / crossbar switch: ngspice `sw`;
 - summing_amplifier, batch_norm, averager: ideal adders and gain stages, clipped at the supplies.
 The sim backend adds finite gain and bandwidth where a check needs them.
@@ -50,7 +52,8 @@ def model_library(architecture: Architecture) -> str:
 * technology {net(tech.name)} ({_number(tech.node_nm)} nm), device {net(device.name)}
 .param vdd_v={_number(tech.vdd_v)} vss_v={_number(tech.vss_v)} v_read={_number(device.v_read_v)}
 .param r_on={_number(device.r_on_ohm)} r_off={_number(device.r_off_ohm)} g_mid={_number(g_mid)}
-.model switch_model sw vt={_number(tech.vdd_v / 2)} vh=0.05 ron=100 roff=1e12
+* row switches carry a whole row's current (tens of mA in a 128-column tile): 1 ohm keeps their drop negligible
+.model switch_model sw vt={_number(tech.vdd_v / 2)} vh=0.05 ron=1 roff=1e12
 
 .subckt memristor p n params: g={{g_mid}}
 r1 p n {{1/g}}
@@ -82,7 +85,8 @@ bout out 0 v = vdd_v*tanh(v(in)/vdd_v)
 .ends tanh
 
 .subckt thresholding in out
-bout out 0 v = v(in) > 0 ? vdd_v : vss_v
+vsense in 0 0
+bout out 0 v = i(vsense) > 0 ? vdd_v : vss_v
 .ends thresholding
 
 .subckt sign_switch in out ctl
@@ -115,10 +119,11 @@ CONTROLLED = {"relu_switch", "sign_switch", "dropout_switch", "crossbar_switch"}
 class NetlistBuilder:
     """Collects distinct subcircuits once and the instances that use them."""
 
+    architecture: Architecture
     subckts: dict[str, str] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     controls: list[str] = field(default_factory=list)  # switch control nets, driven by the controller
-    sign_columns: list[str] = field(default_factory=list)  # sign-crossbar columns, driven while reading signs
+    sign_columns: list[list[str]] = field(default_factory=list)  # each tile's sign-crossbar columns
 
     def crossbar(self, rows: int, columns: int) -> str:
         name = f"xbar_{rows}x{columns}"
@@ -142,9 +147,11 @@ class NetlistBuilder:
             controlled = kind in CONTROLLED
             ports = [*(f"in{k}" for k in range(count)), *(f"out{k}" for k in range(count))]
             ports += [f"ctl{k}" for k in range(count)] if controlled else []
+            passed = " rf={rf}" if kind == ComponentKind.opamp.value else ""
             body = [
-                f"xu{k} in{k} out{k}{f' ctl{k}' if controlled else ''} {kind}" for k in range(count)
+                f"xu{k} in{k} out{k}{f' ctl{k}' if controlled else ''} {kind}{passed}" for k in range(count)
             ]
+            ports += ["params: rf=1"] if passed else []
         self.subckts[name] = "\n".join([f".subckt {name} {' '.join(ports)}", *body, f".ends {name}"])
         return name
 
@@ -152,7 +159,8 @@ class NetlistBuilder:
         return "\n".join([f"* {title}", f".include {library}", "", *self.subckts.values(), "", *self.lines, *tail, ".end", ""])
 
 
-def _add_bank(builder: NetlistBuilder, bank: Bank, inputs: list[str], prefix: str, controls: list[str] | None = None) -> list[str]:
+def _add_bank(builder: NetlistBuilder, bank: Bank, inputs: list[str], prefix: str, controls: list[str] | None = None,
+              params: str = "") -> list[str]:
     """One bank instance fed by `inputs`; returns the nets its outputs drive. Controlled banks get control nets
     of their own unless `controls` names the nets that drive them."""
     instance = f"x{prefix}_{bank.kind}"
@@ -166,7 +174,7 @@ def _add_bank(builder: NetlistBuilder, bank: Bank, inputs: list[str], prefix: st
             controls = [net(prefix, bank.kind, "ctl", k) for k in range(bank.count)]
             builder.controls += controls
         ports += controls
-    builder.lines.append(f"{instance} {' '.join(ports)} {builder.bank(bank.kind, bank.count)}")
+    builder.lines.append(f"{instance} {' '.join(ports)} {builder.bank(bank.kind, bank.count)}{params}")
     return outputs
 
 
@@ -197,14 +205,21 @@ def add_tile(builder: NetlistBuilder, layer: LayerPlan, tile: Tile) -> list[str]
             f"x{prefix}_thresholding {' '.join([*sign_rows, *sign_controls])} "
             f"{builder.bank('thresholding', tile.n_rows)}"
         )
-        builder.sign_columns += sign_columns
+        builder.sign_columns.append(sign_columns)
 
     current = columns
     for bank in column_banks:
         if bank.kind == ComponentKind.summing_amplifier.value:
             break  # the layer's partial sums meet at the host's summing amplifiers (added by the caller)
-        current = _add_bank(builder, bank, current, net(prefix, bank.layer))
+        params = f" rf={_number(_feedback_ohm(builder.architecture, tile.n_rows))}" if bank.kind == "opamp" else ""
+        current = _add_bank(builder, bank, current, net(prefix, bank.layer), params=params)
     return current
+
+
+def _feedback_ohm(architecture: Architecture, rows: int) -> float:
+    """IVC feedback that maps full scale (every row at V_read on G_on devices) onto the positive supply."""
+    device = architecture.device
+    return architecture.technology.vdd_v / (rows * device.v_read_v * device.g_on_s)
 
 
 def add_layer(builder: NetlistBuilder, layer: LayerPlan) -> None:
@@ -255,12 +270,15 @@ def _bench(builder: NetlistBuilder, architecture: Architecture, inputs: list[str
     device, vdd = architecture.device, _number(architecture.technology.vdd_v)
     bench = [f"vin{k} {name} 0 {_number(device.v_read_v / 2)}" for k, name in enumerate(inputs)]
     bench += [f"vctl{k} {name} 0 {vdd}" for k, name in enumerate(builder.controls)]
-    bench += [f"vsign{k} {name} 0 {_number(device.v_read_v)}" for k, name in enumerate(builder.sign_columns)]
+    # The sign crossbar is read one column at a time: the first column at V_read, the others held at 0 V.
+    first_columns = {names[0] for names in builder.sign_columns}
+    bench += [f"vsign{k} {name} 0 {_number(device.v_read_v) if name in first_columns else 0}"
+              for k, name in enumerate(name for names in builder.sign_columns for name in names)]
     return [*bench, ".op"]
 
 
 def accelerator_netlist(plan: TilePlan, library: str, bench: bool = False) -> str:
-    builder = NetlistBuilder()
+    builder = NetlistBuilder(plan.architecture)
     tech = plan.architecture.technology
     builder.lines += [f"vdd vdd 0 {_number(tech.vdd_v)}", f"vss vss 0 {_number(tech.vss_v)}"]
     inputs = []
@@ -276,7 +294,7 @@ def accelerator_netlist(plan: TilePlan, library: str, bench: bool = False) -> st
 def tile_netlist(plan: TilePlan, tile_id: str, library: str) -> str:
     """One tile with a test bench (see `_bench`)."""
     layer, tile = find_tile(plan, tile_id)
-    builder = NetlistBuilder()
+    builder = NetlistBuilder(plan.architecture)
     outputs = add_tile(builder, layer, tile)
     prefix = net(layer.network, layer.name)
     inputs = [net(prefix, "x", row) for row in range(*tile.rows)]

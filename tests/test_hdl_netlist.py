@@ -79,3 +79,20 @@ def test_floorplan_blocks_hold_their_circuits(reference_arch):
             inside = (0 <= block.rect.x and block.rect.x + block.rect.width <= placement.rect.width
                       and 0 <= block.rect.y and block.rect.y + block.rect.height <= placement.rect.height)
             assert inside, (placement.tile_id, block.name)
+
+
+@pytest.mark.spice
+def test_dense_tile_ivc_output_matches_hand_value(tmp_path, small_arch):
+    # D.dense2: 99 rows at v_read/2 on g_mid devices into a virtual ground; the IVC's feedback maps full scale
+    # (99 rows at v_read on g_on) to VDD, so V_out = -VDD * (v_read/2 * g_mid) / (v_read * g_on).
+    path = tmp_path / "dense.cir"
+    assert main(["netlist", str(ROOT / "examples/small_system.yaml"), "-o", str(path),
+                 "--tile", "discriminator.dense2.0"]) == 0
+    out = _ngspice(path)
+    device = small_arch.device
+    g_mid = (device.g_on_s + device.g_off_s) / 2
+    expected = -small_arch.technology.vdd_v * 0.5 * g_mid / device.g_on_s
+    value = re.search(r"^\s*discriminator_dense2_0_dense2_opamp_o_0\s+(\S+)", out, re.M).group(1)
+    assert float(value) == pytest.approx(expected, rel=1e-6)
+    signs = re.findall(r"^\s*discriminator_dense2_0_sign_ctl_\d+\s+(\S+)", out, re.M)
+    assert len(signs) == 99 and all(float(v) == pytest.approx(small_arch.technology.vdd_v) for v in signs)
