@@ -28,7 +28,7 @@ def _config(**fields):
     if fields.get("levels") is not None:
         fields["levels"] = parse_levels(fields["levels"])
     fields["activation_tables"] = _tables(fields.pop("activation") or [])
-    return make_config(**{key: value for key, value in fields.items() if value is not None})
+    return make_config(**fields)
 
 
 class _ProgressBar:

@@ -22,7 +22,7 @@ V_write^2 * G * t_write with G the conductance written; a sign device is counted
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -138,7 +138,8 @@ def _round(values: torch.Tensor, model: DeviceModel) -> torch.Tensor:
 class WeightDevices(nn.Module):
     """A weight matrix on devices in one of the two encodings; see the module docstring for the scale."""
 
-    def __init__(self, model: DeviceModel, encoding: WeightEncoding, shape: tuple[int, int], generator: torch.Generator):
+    def __init__(self, model: DeviceModel, encoding: WeightEncoding, shape: tuple[int, int],
+                 generator: torch.Generator):
         super().__init__()
         self.model = model
         self.differential = encoding is WeightEncoding.differential_pair
@@ -183,15 +184,16 @@ class WeightDevices(nn.Module):
         """Program `weights` once from the reset state (every device at G_off, signs positive), nearest level.
 
         Returns the pulses this took; they are not added to the training counters."""
-        deterministic = DeviceModel(**{**self.model.__dict__, "stochastic": False})
+        deterministic = replace(self.model, stochastic=False)
         target = self._target_levels(weights.to(self.nominal().dtype), deterministic, cap=None)
         arrays = self._arrays()
         for array in arrays:
             array.level.zero_()
             array.write_offset.zero_()
         self._write(target, count=False)
-        pulses = sum(int(level.round().sum()) if self.model.levels else int((level != 0).sum()) for level in target[:len(arrays)])
-        return {"devices": sum(a.level.numel() for a in arrays), "total_pulses": pulses}
+        levels = target[: len(arrays)]  # the sign crossbar's target also carries the signs
+        pulses = sum(int(level.round().sum()) if self.model.levels else int((level != 0).sum()) for level in levels)
+        return {"devices": sum(array.level.numel() for array in arrays), "total_pulses": pulses}
 
     def update(self, proposed: torch.Tensor) -> None:
         """Turn the optimiser's proposed weights into counted write pulses (in-situ training)."""
@@ -234,7 +236,8 @@ class WeightDevices(nn.Module):
         if count:
             flips = (sign != self.sign).long()
             self.sign_pulses += flips
-            self.sign_energy_j += flips.sum(dtype=torch.float64) * self.model.v_write**2 * self.model.g_on * self.model.t_write
+            per_flip = self.model.v_write**2 * self.model.g_on * self.model.t_write
+            self.sign_energy_j += flips.sum(dtype=torch.float64) * per_flip
         self.sign = sign
 
     def stats(self) -> dict:

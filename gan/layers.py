@@ -12,7 +12,6 @@ layers): every split becomes a group holding the input channels its rows touch, 
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import torch
@@ -419,7 +418,3 @@ def transfer(float_network: Network, tile_network: Network) -> dict:
         elif isinstance(tile_stage, (nn.BatchNorm1d, nn.BatchNorm2d)):
             tile_stage.load_state_dict(float_stages[name].state_dict())
     return programming
-
-
-def count_parameters(network: nn.Module) -> int:
-    return sum(math.prod(parameter.shape) for parameter in network.parameters())

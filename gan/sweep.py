@@ -35,7 +35,7 @@ IMPROVEMENT = 0.9  # a sweep whose best point is not 10% better than untrained s
 
 def parse_values(parameter: str, text: str) -> list:
     if parameter not in PARAMETERS:
-        raise UserError(f"choose one of --variability, --levels or --epochs to sweep")
+        raise UserError("choose one of --variability, --levels or --epochs to sweep")
     try:
         values = [float(item) if parameter == "variability" else int(item) for item in text.split(",") if item]
     except ValueError:
@@ -46,7 +46,8 @@ def parse_values(parameter: str, text: str) -> list:
 
 
 def _label(parameter: str, value) -> str:
-    return {"variability": f"{value:.0%} variability", "levels": f"{value} levels", "epochs": f"{value} epochs"}[parameter]
+    names = {"variability": f"{value:.0%} variability", "levels": f"{value} levels", "epochs": f"{value} epochs"}
+    return names[parameter]
 
 
 def _quality(final: dict, untrained: dict) -> dict:

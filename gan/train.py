@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from amdcgan.errors import UserError
-from amdcgan.fileio import atomic_target, write_json_atomic, write_text_atomic
+from amdcgan.fileio import write_bytes_atomic, write_json_atomic, write_text_atomic
 from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.spec import Architecture
 
@@ -179,13 +177,7 @@ class Run:
     def save_checkpoint(self) -> None:
         buffer = io.BytesIO()
         torch.save(self.state(), buffer)
-        path = self.out_dir / CHECKPOINT
-        tmp = atomic_target(path)
-        with open(tmp, "wb") as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_bytes_atomic(self.out_dir / CHECKPOINT, buffer.getvalue())  # a temporary file, then os.replace
 
     def load_checkpoint(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=False)

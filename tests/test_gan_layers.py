@@ -3,8 +3,6 @@ the device model's levels, scale and pulse counting."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 import torch.nn.functional as F
