@@ -121,6 +121,9 @@ def register(app: typer.Typer) -> None:
         limit: int = COMMON["limit"],
         data: Optional[Path] = COMMON["data"],
         activation: Optional[list[str]] = COMMON["activation"],
+        from_float: Optional[Path] = typer.Option(
+            None, "--from-float", help="a finished float run: program its generator for each point instead of "
+                                       "training (ex-situ; seconds per point)"),
     ) -> None:
         """Reproduce Figs. 7-9: quality and samples against variability, resistive levels or epochs."""
         from amdcgan.cli import console, load
@@ -135,7 +138,12 @@ def register(app: typer.Typer) -> None:
         values = parse_values(parameter, text)
         config = _config(mode=mode, epochs=train_epochs, device=device, seed=seed, batch=batch, limit=limit or None,
                          data_dir=data, activation=activation)
-        summary = sweep_run(load(arch), output, parameter, values, config)
+        if from_float is not None:
+            from amdcgan.gan.sweep import programming_sweep
+
+            summary = programming_sweep(load(arch), output, parameter, values, config, from_float)
+        else:
+            summary = sweep_run(load(arch), output, parameter, values, config)
         for point in summary["points"]:
             console.print(f"{parameter} {point['value']}: FID {point['fid']:.1f}, {point['classes']} classes")
         finding = summary["finding"]

@@ -15,6 +15,7 @@ import torch
 
 from amdcgan.errors import UserError
 from amdcgan.fileio import write_json_atomic, write_text_atomic
+from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.spec import Architecture
 
 from .config import GanConfig
@@ -110,7 +111,13 @@ def sweep(architecture: Architecture, out_dir: str | Path, parameter: str, value
                                          snapshot_epochs=())
         baseline_run = run_point(architecture, baseline_config, out_dir / "float_baseline")
         baseline = _quality(baseline_run["final"], baseline_run["untrained"])
-    title = f"{architecture.name}, {config.mode}: samples by {parameter}"
+    return write_sweep(architecture, out_dir, parameter, values, config, points, rows, baseline)
+
+
+def write_sweep(architecture: Architecture, out_dir: Path, parameter: str, values: list, config: GanConfig,
+                points: list[dict], rows: list, baseline: dict | None, title: str | None = None) -> dict:
+    """The labelled sample grid, the quality plot, CSV, JSON and the finding beside the paper's claim."""
+    title = title or f"{architecture.name}, {config.mode}: samples by {parameter}"
     grid = save_sweep_grid(rows, out_dir / f"sweep_{parameter}.png", title)
     plot = save_quality_plot(points, parameter, out_dir / f"quality_{parameter}.png", baseline,
                              log_x=parameter == "levels")
@@ -127,3 +134,44 @@ def sweep(architecture: Architecture, out_dir: str | Path, parameter: str, value
     }
     write_json_atomic(out_dir / f"sweep_{parameter}.json", summary)
     return summary
+
+
+def programming_sweep(architecture: Architecture, out_dir: str | Path, parameter: str, values: list,
+                      config: GanConfig, float_run: str | Path) -> dict:
+    """Ex-situ sweep: the generator of a finished float run, programmed once into devices for each value.
+
+    Training is done once, in float; each point only programs, samples and scores, so a sweep of many device
+    settings costs seconds. It answers "how much do these devices spoil a trained generator", which in-situ sweeps
+    (`sweep`) answer for training on the devices themselves."""
+    from .devices import DeviceModel
+    from .layers import build_network, transfer
+    from .quality import QualityScorer
+    from .train import load_generator, sample_noise
+
+    if parameter not in ("variability", "levels"):
+        raise UserError("a programming sweep varies the devices: choose --variability or --levels")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    float_generator, trained = load_generator(architecture, Path(float_run))
+    noise = sample_noise(trained, architecture)
+    scorer = QualityScorer(device="cpu")
+    plan_generator = plan_tiles(architecture).network("generator")
+    points, rows = [], []
+    with torch.no_grad():
+        float_images = float_generator.eval()(noise)
+        baseline = {**{key: value for key, value in scorer.score(float_images).items() if key != "class_histogram"},
+                    "untrained_fid": None}
+        for value in values:
+            point = trained.replace(mode="exsitu", **{parameter: value})
+            devices = DeviceModel.from_memristor(architecture.device, point)
+            hardware = build_network(architecture, plan_generator, tile=True, devices=devices, clip=point.clip,
+                                     activation_tables=point.activation_tables,
+                                     generator=torch.Generator().manual_seed(point.seed + 1))
+            transfer(float_generator, hardware)
+            images = hardware.eval()(noise)
+            quality = scorer.score(images)
+            points.append({"value": value, **{key: quality[key] for key in ("fid", "classes", "confidence")},
+                           "untrained_fid": None})
+            rows.append((_label(parameter, value), images))
+    title = f"{architecture.name}: float-trained generator programmed ex-situ, by {parameter}"
+    return write_sweep(architecture, out_dir, parameter, values, trained, points, rows, baseline, title)

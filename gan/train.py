@@ -156,8 +156,7 @@ class Run:
         seed_everything(config.seed)
         self.models = build_models(architecture, config, self.device)
         self.noise_dim = config.noise_dim or architecture.generator.input_shape[0]
-        self.fixed_noise = torch.randn(config.eval_samples, self.noise_dim,
-                                       generator=torch.Generator().manual_seed(config.seed + 3)).to(self.device)
+        self.fixed_noise = sample_noise(config, architecture).to(self.device)
         betas = (config.beta1, 0.999)
         self.optimisers = (torch.optim.Adam(self.models.generator.parameters(), lr=config.lr, betas=betas),
                            torch.optim.Adam(self.models.discriminator.parameters(), lr=config.lr, betas=betas))
@@ -316,6 +315,31 @@ def train(architecture: Architecture, out_dir: str | Path, config: GanConfig, re
         summary["baseline"] = {"final": baseline["final"], "out_dir": baseline["paths"]["out_dir"]}
         write_json_atomic(Path(out_dir) / "summary.json", summary)
     return summary
+
+
+def sample_noise(config: GanConfig, architecture: Architecture) -> torch.Tensor:
+    """The fixed noise batch a run scores its generator on (the same draw as `Run.fixed_noise`)."""
+    noise_dim = config.noise_dim or architecture.generator.input_shape[0]
+    return torch.randn(config.eval_samples, noise_dim, generator=torch.Generator().manual_seed(config.seed + 3))
+
+
+def load_generator(architecture: Architecture, run_dir: Path) -> tuple[Network, GanConfig]:
+    """The float generator of a finished float run, and that run's config."""
+    import json
+
+    from .config import make_config
+
+    checkpoint = run_dir / CHECKPOINT
+    if not checkpoint.exists():
+        raise UserError(f"{run_dir}: no training run there (no {CHECKPOINT})")
+    config = make_config(**json.loads((run_dir / "config.json").read_text()))
+    if config.mode != "float":
+        raise UserError(f"{run_dir}: a programming sweep needs a float run, this one is {config.mode}")
+    generator = build_network(architecture, plan_tiles(architecture).network("generator"), tile=False,
+                              clip=config.clip, activation_tables=config.activation_tables)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    generator.load_state_dict(state["generator"])
+    return generator, config
 
 
 def run_point(architecture: Architecture, point_config: GanConfig, out_dir: str | Path) -> dict:

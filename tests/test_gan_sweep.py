@@ -78,3 +78,19 @@ def test_cli_sweep_and_train_reject_bad_input(tmp_path):
     assert isinstance(result.exception, UserError) and "exactly one" in str(result.exception)
     result = runner.invoke(app, ["train", "examples/small_system.yaml", "-o", str(tmp_path), "--levels", "many"])
     assert isinstance(result.exception, UserError)
+
+
+def test_programming_sweep_programs_one_float_generator(small_arch, tmp_path):
+    from amdcgan.gan.sweep import programming_sweep
+
+    float_run = tmp_path / "float"
+    run_point(small_arch, make_config(**QUICK, mode="float"), float_run)
+    summary = programming_sweep(small_arch, tmp_path / "sweep", "levels", [2, 4096], make_config(**QUICK), float_run)
+    coarse, fine = summary["points"]
+    baseline = summary["float_baseline"]
+    # Fine levels reproduce the float generator closely; two levels spoil it more.
+    assert abs(fine["fid"] - baseline["fid"]) < abs(coarse["fid"] - baseline["fid"])
+    assert (tmp_path / "sweep" / "sweep_levels.png").stat().st_size > 0
+    assert not (tmp_path / "sweep" / "levels_2").exists()  # nothing was trained per point
+    with pytest.raises(UserError, match="no training run there"):
+        programming_sweep(small_arch, tmp_path / "x", "levels", [2], make_config(**QUICK), tmp_path / "sweep")
