@@ -246,12 +246,127 @@ def stage_spice(ctx: Context) -> tuple[list[Section], dict]:
     return sections, {"dc_max_relative_error": worst, "variability_at_30": at_30[1:]}
 
 
+# Quick: the embedded 5,000 digits, short runs (about 3 + 4 minutes on 2 CPU cores), device sweeps by programming the
+# float-trained generator. Full: the paper's 50 epochs (70 for Fig. 9), in-situ sweeps trained on the devices.
+QUICK_EPOCHS, QUICK_SNAPSHOTS = 6, (1, 2, 4, 6)
+FULL_EPOCHS, FULL_SNAPSHOTS, FULL_SWEEP_EPOCHS = 70, (1, 20, 50, 70), 50
+VARIABILITY = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+LEVELS = [2, 4, 8, 16, 32, 64, 128, 256]
+
+
+def _gan_device(ctx: Context) -> str:
+    import torch
+
+    if ctx.device == "cuda" and not torch.cuda.is_available():
+        raise Skip("--device cuda was asked for but PyTorch sees no CUDA device")
+    return "cuda" if ctx.device == "cuda" or (ctx.device == "auto" and torch.cuda.is_available()) else "cpu"
+
+
+def _quality_row(label: str, metrics: dict) -> list:
+    return [label, metrics.get("epoch", ""), round(metrics["fid"], 1), metrics["classes"],
+            round(metrics["confidence"], 3)]
+
+
+def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
+    from amdcgan.gan.config import make_config
+    from amdcgan.gan.sweep import programming_sweep, sweep
+    from amdcgan.gan.train import train
+
+    arch, out = ctx.arch(), ctx.out / "gan"
+    epochs, snapshots = (QUICK_EPOCHS, QUICK_SNAPSHOTS) if ctx.quick else (FULL_EPOCHS, FULL_SNAPSHOTS)
+    tables = {name: Path(path) for name, path in ctx.shared.get("activation_tables", {}).items()
+              if name in ("tanh", "relu", "relu_switch")}
+    base = make_config(epochs=epochs, limit=None, data_dir=ctx.data_dir, seed=ctx.seed, device=_gan_device(ctx),
+                       activation_tables=tables, snapshot_epochs=snapshots)
+    float_run = train(arch, out / "float", base.replace(mode="float", activation_tables={}, snapshot_epochs=()),
+                      resume=True, progress=ctx.shared.get("gan_progress"))
+    insitu = train(arch, out / "insitu", base.replace(mode="insitu"), resume=True,
+                   progress=ctx.shared.get("gan_progress"))
+    ctx.shared["run_stats"] = insitu["run_stats"]
+    if ctx.quick:
+        device_sweeps = {name: programming_sweep(arch, out / f"sweep_{name}", name, values, base, out / "float")
+                         for name, values in (("variability", VARIABILITY), ("levels", LEVELS))}
+    else:
+        point = base.replace(mode="insitu", epochs=FULL_SWEEP_EPOCHS, snapshot_epochs=())
+        device_sweeps = {name: sweep(arch, out / f"sweep_{name}", name, values, point)
+                         for name, values in (("variability", VARIABILITY), ("levels", LEVELS))}
+    by_epoch = {row["epoch"]: row for row in insitu["metrics"]}
+    final = insitu["final"]
+    how = ("quick: the 5,000 embedded digits, " if ctx.quick else "full: ") + f"{epochs} epochs, {arch.device.name} " \
+          f"devices with {arch.device.levels} levels, sign-crossbar encoding"
+    stats = ctx.shared["run_stats"]
+    sections = [Section(
+        title="Fig. 1b: generated digits (in-situ training on the tile model)",
+        paper="example digits after 100 training epochs of the analog DCGAN.",
+        verdict=f"ours after {insitu['epochs']} epochs: FID {final['fid']:.1f}, {final['classes']} digit classes "
+                f"(float DCGAN: FID {float_run['final']['fid']:.1f}, {float_run['final']['classes']} classes); "
+                f"{'far fewer epochs than the paper, so not yet its quality' if ctx.quick else 'at the paper scale'}.",
+        text=f"{how}. Quality: Frechet distance on the shipped classifier's features against the embedded real "
+             f"digits (real against real: about 20 at this sample size), classes generated, mean confidence. "
+             f"Writes per device: mean {stats['mean_updates_per_device']:.1f}, max {stats['max_updates_per_device']}"
+             f" over {stats['update_rounds']:,} update rounds; write energy {stats['write_energy_j']:.2e} J.",
+        tables=[Table(["run", "epoch", "FID", "classes", "confidence"],
+                      [_quality_row("float", float_run["untrained"]), _quality_row("float", float_run["final"]),
+                       _quality_row("in-situ", insitu["untrained"]), _quality_row("in-situ", final)])],
+        images=[(Path(insitu["paths"]["samples"][-1]), "in-situ trained generator, fixed noise"),
+                (Path(float_run["paths"]["samples"][-1]), "float DCGAN baseline, same noise")],
+    )]
+    for name, figure in (("variability", "Fig. 7"), ("levels", "Fig. 8")):
+        summary = device_sweeps[name]
+        finding = summary["finding"]
+        ours = finding.get("ours")
+        sections.append(Section(
+            title=f"{figure}: generated digits against memristor {name}",
+            paper=finding["paper"]["claim"] + ".",
+            verdict=(f"ours: {ours if ours is not None else 'inconclusive'} "
+                     f"({finding.get('note') or finding['criterion']}); "
+                     + ("quick mode programs the float-trained generator into the devices (ex-situ); the paper's "
+                        "figure may come from training on them (run --full)." if ctx.quick else "in-situ sweep.")),
+            tables=[Table(["value", "FID", "classes", "confidence"],
+                          [[p["value"], round(p["fid"], 1), p["classes"], round(p["confidence"], 3)]
+                           for p in summary["points"]])],
+            images=[(Path(summary["paths"]["grid"]), f"samples by {name}"),
+                    (Path(summary["paths"]["plot"]), f"quality against {name}")],
+        ))
+    epoch_rows = [_quality_row(f"epoch {epoch}", by_epoch[epoch]) for epoch in snapshots if epoch in by_epoch]
+    sections.append(Section(
+        title="Fig. 9: generated digits against training epochs",
+        paper="50 epochs (at most 3M update cycles per device) give the desired image quality.",
+        verdict=f"ours over {epochs} epochs: FID {by_epoch[snapshots[0]]['fid']:.1f} after epoch {snapshots[0]}, "
+                f"{final['fid']:.1f} after epoch {insitu['epochs']}"
+                + ("; the quick run stops long before the paper's 50 epochs." if ctx.quick else "."),
+        tables=[Table(["snapshot", "epoch", "FID", "classes", "confidence"], epoch_rows)],
+        images=[(Path(path), f"epoch {row['epoch']}") for path, row in zip(insitu["paths"]["samples"],
+                                                                            insitu["metrics"])
+                if row["epoch"] in snapshots],
+    ))
+    return sections, {"insitu_final": final, "float_final": float_run["final"], "run_stats": stats}
+
+
 STAGES: list[tuple[str, Callable[[Context], tuple[list[Section], dict]]]] = [
     ("describe", stage_describe),
     ("layout", stage_layout),
     ("spice", stage_spice),
+    ("gan", stage_gan),
     ("estimate", stage_estimate),
 ]
+
+
+class TrainingProgress:
+    """Shows a training run's steps as a task of the reproduce progress display."""
+
+    def __init__(self, progress):
+        self.progress, self.task, self.epochs = progress, None, 0
+
+    def __call__(self, event: dict) -> None:
+        if event["event"] == "start":
+            self.epochs = event["epochs"]
+            self.task = self.progress.add_task("  training", total=event["epochs"] * event["steps_per_epoch"],
+                                               completed=event["epoch"] * event["steps_per_epoch"])
+        elif event["event"] == "step":
+            self.progress.update(self.task, advance=1, description=f"  training, epoch {event['epoch']}")
+        elif event["event"] == "epoch" and event["epoch"] == self.epochs:
+            self.progress.remove_task(self.task)
 
 
 def run_stage(name: str, function, ctx: Context) -> StageOutcome:
@@ -275,6 +390,8 @@ def reproduce(ctx: Context, progress=None, only: list[str] | None = None) -> lis
     stages = [(name, function) for name, function in STAGES if not only or name in only]
     outcomes: list[StageOutcome] = []
     task = progress.add_task("reproduce", total=len(stages)) if progress else None
+    if progress:
+        ctx.shared["gan_progress"] = TrainingProgress(progress)
     for name, function in stages:
         if progress:
             progress.update(task, description=f"stage: {name}")

@@ -143,6 +143,23 @@ def update_statistics(models: Models, config: GanConfig, rounds: int, images: in
     return stats
 
 
+def run_statistics(update_stats: dict) -> dict | None:
+    """A run's write counts over every crossbar of both networks, in the form `amdcgan estimate --run-stats` reads;
+    None for a float run, which writes no devices."""
+    crossbars = [network["crossbar"] for network in update_stats["networks"].values() if "crossbar" in network]
+    if not crossbars:
+        return None
+    devices = sum(entry["devices"] for entry in crossbars)
+    return {
+        "update_rounds": update_stats["update_rounds"],
+        "max_updates_per_device": max(entry["max_pulses_per_device"] for entry in crossbars),
+        "mean_updates_per_device": sum(entry["mean_pulses_per_device"] * entry["devices"] for entry in crossbars)
+        / devices,
+        "total_write_pulses": sum(entry["total_pulses"] for entry in crossbars),
+        "write_energy_j": sum(entry["write_energy_j"] for entry in crossbars),
+    }
+
+
 class Run:
     """One training run in a folder: state, files, checkpoint."""
 
@@ -286,11 +303,14 @@ class Run:
         plan = plan_tiles(self.architecture)
         stats = self.update_stats()
         write_json_atomic(self.out_dir / "update_stats.json", stats)
+        run_stats = run_statistics(stats)
+        if run_stats:
+            write_json_atomic(self.out_dir / "run_stats.json", run_stats)
         summary = {
             "architecture": self.architecture.name, "mode": self.config.mode,
             "config": self.config.model_dump(mode="json"), "epochs": self.epoch,
             "final": self.metrics[-1], "untrained": self.metrics[0], "metrics": self.metrics,
-            "update_stats": stats,
+            "update_stats": stats, "run_stats": run_stats,
             "hardware": {"tiles": len(plan.tiles()), "weights": sum(layer.weights for layer in plan.layers()),
                          "memristors": sum(layer.memristors for layer in plan.layers()),
                          "cycles_per_image": {network.name: network.cycles_per_image for network in plan.networks}},

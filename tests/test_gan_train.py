@@ -13,6 +13,7 @@ from amdcgan.errors import UserError
 from amdcgan.gan.config import make_config
 from amdcgan.gan.train import CHECKPOINT, train
 from amdcgan.hdl.loader import load_architecture
+from amdcgan.hdl.spec import WeightEncoding
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = dict(limit=96, batch=32, epochs=2, score=False, eval_samples=16)
@@ -71,7 +72,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_state(small_arch, tmp_path, m
 
 @pytest.mark.parametrize("encoding", ["sign_crossbar", "differential_pair"])
 def test_insitu_training_writes_counted_pulses_on_allowed_levels(small_arch, tmp_path, encoding):
-    arch = small_arch.model_copy(update={"weight_encoding": encoding})
+    arch = small_arch.model_copy(update={"weight_encoding": WeightEncoding(encoding)})
     config = make_config(**QUICK, levels=8)
     summary = train(arch, tmp_path, config)
     state = checkpoint(tmp_path)["generator"]
@@ -90,6 +91,14 @@ def test_insitu_training_writes_counted_pulses_on_allowed_levels(small_arch, tmp
     device = small_arch.device
     low = generator["total_pulses"] * device.v_write_v**2 * device.g_off_s * device.t_write_s
     assert low <= generator["write_energy_j"] <= low * device.r_off_ohm / device.r_on_ohm
+    # run_stats.json: both networks' crossbars, in the form the estimator reads
+    from amdcgan.estimators.training import load_run_stats
+
+    run_stats = json.loads((tmp_path / "run_stats.json").read_text())
+    networks = [stats["networks"][name]["crossbar"] for name in ("generator", "discriminator")]
+    assert run_stats["total_write_pulses"] == sum(network["total_pulses"] for network in networks)
+    assert run_stats["max_updates_per_device"] == max(network["max_pulses_per_device"] for network in networks)
+    assert load_run_stats(run_stats).update_rounds == stats["update_rounds"]
 
 
 def test_run_files(small_arch, tmp_path):
