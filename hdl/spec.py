@@ -212,22 +212,21 @@ class Dense(WeightedLayer):
     units: int = Field(gt=0, le=10_000_000)
 
 
-class Conv2d(WeightedLayer):
-    type: Literal["conv2d"]
+class ConvolutionLayer(WeightedLayer):
     filters: int = Field(gt=0, le=100_000)
     kernel: int = Field(gt=0, le=64)
     stride: int = Field(default=1, gt=0, le=64)
     padding: int = Field(default=0, ge=0, le=64)
 
 
-class Deconv2d(WeightedLayer):
+class Conv2d(ConvolutionLayer):
+    type: Literal["conv2d"]
+
+
+class Deconv2d(ConvolutionLayer):
     """Transposed convolution, mapped as a convolution over the zero-inserted input (see mapping.py)."""
 
     type: Literal["deconv2d"]
-    filters: int = Field(gt=0, le=100_000)
-    kernel: int = Field(gt=0, le=64)
-    stride: int = Field(default=1, gt=0, le=64)
-    padding: int = Field(default=0, ge=0, le=64)
     output_padding: int = Field(default=0, ge=0, le=63)
 
     @model_validator(mode="after")
