@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -32,6 +33,13 @@ PAPER_CLAIMS = {
 # as many digit classes as that point less one. The paper judged its figures by eye; this is our stated criterion.
 FID_TOLERANCE = 1.25
 IMPROVEMENT = 0.9  # a sweep whose best point is not 10% better than untrained says nothing about tolerance
+# Trains (config, folder) points and returns their summaries in order: here one by one, or batched.train_batched
+# (together as one model), or distributed.run_points_on_ray (as Ray tasks).
+Runner = Callable[[Architecture, list[tuple[GanConfig, Path]]], list[dict]]
+
+
+def run_points(architecture: Architecture, jobs: list[tuple[GanConfig, Path]]) -> list[dict]:
+    return [run_point(architecture, config, out_dir) for config, out_dir in jobs]
 
 
 def parse_values(parameter: str, text: str) -> list:
@@ -55,19 +63,19 @@ def _quality(final: dict, untrained: dict) -> dict:
     return {**{key: final.get(key) for key in ("fid", "classes", "confidence")}, "untrained_fid": untrained.get("fid")}
 
 
-def _sweep_points(architecture: Architecture, out_dir: Path, parameter: str, values: list, config: GanConfig):
+def _sweep_points(architecture: Architecture, out_dir: Path, parameter: str, values: list, config: GanConfig,
+                  runner: Runner):
     """(value, quality, samples) per sweep value."""
     if parameter == "epochs":
         run_config = config.replace(epochs=max(values), snapshot_epochs=tuple(sorted(values)))
-        summary = run_point(architecture, run_config, out_dir / "epochs_run")
+        summary, = runner(architecture, [(run_config, out_dir / "epochs_run")])
         by_epoch = {row["epoch"]: row for row in summary["metrics"]}
         for value in values:
             samples = torch.load(out_dir / "epochs_run" / f"samples_epoch{value:03d}.pt")
             yield value, _quality(by_epoch[value], summary["untrained"]), samples
         return
-    for value in values:
-        point_dir = out_dir / f"{parameter}_{value}"
-        summary = run_point(architecture, config.replace(**{parameter: value}), point_dir)
+    jobs = [(config.replace(**{parameter: value}), out_dir / f"{parameter}_{value}") for value in values]
+    for value, (_, point_dir), summary in zip(values, jobs, runner(architecture, jobs)):
         samples = torch.load(point_dir / f"samples_epoch{summary['epochs']:03d}.pt")
         yield value, _quality(summary["final"], summary["untrained"]), samples
 
@@ -95,21 +103,23 @@ def tolerance_finding(parameter: str, points: list[dict]) -> dict:
     return finding
 
 
-def sweep(architecture: Architecture, out_dir: str | Path, parameter: str, values: list, config: GanConfig) -> dict:
-    """Train every point, then write the labelled sample grid, the quality plot, CSV, JSON and a summary."""
+def sweep(architecture: Architecture, out_dir: str | Path, parameter: str, values: list, config: GanConfig,
+          runner: Runner = run_points) -> dict:
+    """Train every point (with `runner`), then write the labelled sample grid, the quality plot, CSV, JSON and a
+    summary."""
     if parameter not in PARAMETERS:
         raise UserError(f"cannot sweep {parameter!r}: choose one of {', '.join(PARAMETERS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     points, rows = [], []
-    for value, quality, samples in _sweep_points(architecture, out_dir, parameter, values, config):
+    for value, quality, samples in _sweep_points(architecture, out_dir, parameter, values, config, runner):
         points.append({"value": value, **quality})
         rows.append((_label(parameter, value), samples))
     baseline = None
     if config.mode != "float":
         baseline_config = config.replace(mode="float", epochs=max(values) if parameter == "epochs" else config.epochs,
                                          snapshot_epochs=())
-        baseline_run = run_point(architecture, baseline_config, out_dir / "float_baseline")
+        baseline_run, = runner(architecture, [(baseline_config, out_dir / "float_baseline")])
         baseline = _quality(baseline_run["final"], baseline_run["untrained"])
     return write_sweep(architecture, out_dir, parameter, values, config, points, rows, baseline)
 
