@@ -124,8 +124,18 @@ def register(app: typer.Typer) -> None:
         from_float: Optional[Path] = typer.Option(
             None, "--from-float", help="a finished float run: program its generator for each point instead of "
                                        "training (ex-situ; seconds per point)"),
+        ray: Optional[str] = typer.Option(
+            None, "--ray", metavar="ADDRESS", help="train the points as Ray tasks: 'local' starts Ray here for the "
+            "sweep; an address (host:port, ray://host:port, auto) joins that cluster, whose nodes must all see the "
+            "output folder; needs pip install 'amdcgan\\[ray]'"),
+        batched: bool = typer.Option(
+            False, "--batched", help="train the points together in this process as one batched model (same numbers "
+                                     "to float tolerance; faster on CPU for small networks)"),
     ) -> None:
-        """Reproduce Figs. 7-9: quality and samples against variability, resistive levels or epochs."""
+        """Reproduce Figs. 7-9: quality and samples against variability, resistive levels or epochs.
+
+        Points are trained one after another, or together as one batched model (--batched), or as Ray tasks (--ray);
+        a rerun reuses finished points and continues unfinished ones from their checkpoints."""
         from amdcgan.cli import console, load
         from amdcgan.errors import UserError
         from amdcgan.gan.sweep import parse_values, sweep as sweep_run
@@ -138,10 +148,20 @@ def register(app: typer.Typer) -> None:
         values = parse_values(parameter, text)
         config = _config(mode=mode, epochs=train_epochs, device=device, seed=seed, batch=batch, limit=limit or None,
                          data_dir=data, activation=activation)
+        if sum(option is not None for option in (from_float, ray)) + batched > 1:
+            raise UserError("choose at most one of --from-float, --ray and --batched")
         if from_float is not None:
             from amdcgan.gan.sweep import programming_sweep
 
             summary = programming_sweep(load(arch), output, parameter, values, config, from_float)
+        elif ray is not None:
+            from amdcgan.gan.distributed import sweep_on_ray
+
+            summary = sweep_on_ray(load(arch), output, parameter, values, config, address=ray)
+        elif batched:
+            from amdcgan.gan.batched import train_batched
+
+            summary = sweep_run(load(arch), output, parameter, values, config, runner=train_batched)
         else:
             summary = sweep_run(load(arch), output, parameter, values, config)
         for point in summary["points"]:
