@@ -42,7 +42,8 @@ class DigitClassifier(nn.Module):
 
 def load_classifier(device: str = "cpu", weights_path: Path = WEIGHTS_PATH) -> DigitClassifier:
     """The shipped classifier in evaluation mode on `device`."""
-    model = DigitClassifier()
+    with torch.random.fork_rng(devices=[]):  # the layers' default initialisation must not move a run's random state
+        model = DigitClassifier()
     model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
     return model.to(device).eval()
 
