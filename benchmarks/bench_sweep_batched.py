@@ -53,6 +53,7 @@ def main() -> None:
     architecture = load_architecture(args.arch)
     print(f"{architecture.name}, 1 epoch of {args.limit} images, batch {args.batch}; {platform.processor() or 'cpu'}"
           f" with {os.cpu_count()} cores, torch {torch.__version__} using {torch.get_num_threads()} threads")
+    compare(architecture, "insitu", 2, args.batch * 2, args.batch)  # warm-up: data, kernels, first allocations
     print(f"{'mode':8} {'points':>6} {'one by one':>11} {'batched':>9} {'speed-up':>9}")
     for mode in ("float", "insitu"):
         for points in (int(item) for item in args.points.split(",")):
