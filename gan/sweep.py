@@ -132,7 +132,7 @@ def write_sweep(architecture: Architecture, out_dir: Path, parameter: str, value
     plot = save_quality_plot(points, parameter, out_dir / f"quality_{parameter}.png", baseline,
                              log_x=parameter == "levels")
     text = io.StringIO()
-    writer = csv.DictWriter(text, ["value", "fid", "classes", "confidence", "untrained_fid"])
+    writer = csv.DictWriter(text, list(points[0]))
     writer.writeheader()
     writer.writerows(points)
     write_text_atomic(out_dir / f"sweep_{parameter}.csv", text.getvalue())
@@ -151,7 +151,8 @@ def programming_sweep(architecture: Architecture, out_dir: str | Path, parameter
     """Ex-situ sweep: the generator of a finished float run, programmed once into devices for each value.
 
     Training is done once, in float; each point only programs, samples and scores, so a sweep of many device
-    settings costs seconds. It answers "how much do these devices spoil a trained generator", which in-situ sweeps
+    settings costs seconds. Each point also gives the RMS pixel difference between its images and the float
+    generator's on the same noise (`rms_to_float`, images in [-1, 1]). It answers "how much do these devices spoil a trained generator", which in-situ sweeps
     (`sweep`) answer for training on the devices themselves."""
     from .devices import DeviceModel
     from .layers import build_network, transfer
@@ -181,7 +182,8 @@ def programming_sweep(architecture: Architecture, out_dir: str | Path, parameter
             images = hardware.eval()(noise)
             quality = scorer.score(images)
             points.append({"value": value, **{key: quality[key] for key in ("fid", "classes", "confidence")},
-                           "untrained_fid": None})
+                           "untrained_fid": None,
+                           "rms_to_float": float((images - float_images).pow(2).mean().sqrt())})
             rows.append((_label(parameter, value), images))
     title = f"{architecture.name}: float-trained generator programmed ex-situ, by {parameter}"
     return write_sweep(architecture, out_dir, parameter, values, trained, points, rows, baseline, title)
