@@ -26,12 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from amdcgan.errors import UserError
-from amdcgan.fileio import write_json_atomic
 from amdcgan.hdl.spec import Architecture
 
 from .config import GanConfig
 from .layers import CrossbarLayer, Network, SwitchDropout, View
-from .train import CHECKPOINT, Progress, Run, restore_rng_states, rng_states
+from .train import Progress, Run, restore_rng_states, rng_states
 
 # Fields in which points trained together may differ: they change devices or random draws, not the model's shape.
 POINT_FIELDS = {"seed", "levels", "variability", "variability_distribution", "write_noise", "weight_max",
@@ -364,29 +363,6 @@ def check_batchable(configs: list[GanConfig]) -> None:
                         f"these differ: {', '.join(differing)}")
 
 
-def _start(run: Run) -> None:
-    """As `Run.run` before its loop: resume from the checkpoint, record the config, score the untrained point."""
-    if (run.out_dir / CHECKPOINT).exists():
-        run.load_checkpoint(run.out_dir / CHECKPOINT)
-    run.out_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run.out_dir / "config.json", run.config.model_dump(mode="json"))
-    run.progress({"event": "start", "epoch": run.epoch, "epochs": run.config.epochs,
-                  "steps_per_epoch": run.batches_per_epoch()})
-    if not run.metrics:
-        run.metrics.append(run.evaluate())
-        run.write_metrics()
-
-
-def _finish_epoch(run: Run, losses: dict) -> None:
-    """As `Run.run` after each epoch: score, metrics, update statistics, checkpoint."""
-    run.epoch += 1
-    run.metrics.append({**run.evaluate(), **losses})
-    run.write_metrics()
-    write_json_atomic(run.out_dir / "update_stats.json", run.update_stats())
-    run.save_checkpoint()
-    run.progress({"event": "epoch", "epoch": run.epoch, "metrics": run.metrics[-1]})
-
-
 def train_batched(architecture: Architecture, jobs: list[tuple[GanConfig, Path]],
                   progress: Progress | None = None) -> list[dict]:
     """Train the (config, folder) points together; each folder ends as `run_point` would leave it (it continues
@@ -395,7 +371,7 @@ def train_batched(architecture: Architecture, jobs: list[tuple[GanConfig, Path]]
     runs, states = [], []
     for config, out_dir in jobs:  # each Run seeds the global random state; keep each point's copy
         run = Run(architecture, Path(out_dir), config, progress)
-        _start(run)
+        run.start(resume=True)
         runs.append(run)
         states.append(rng_states())
     randomness = PointRandomness(states)
@@ -410,5 +386,5 @@ def train_batched(architecture: Architecture, jobs: list[tuple[GanConfig, Path]]
         for position, index in enumerate(group):
             states[index] = epoch.randomness.states[position]
             with randomness.point(index):
-                _finish_epoch(runs[index], losses[position])
+                runs[index].finish_epoch(losses[position])
     return [run.summary() for run in runs]

@@ -275,7 +275,8 @@ class Run:
             self.progress({"event": "step", "epoch": self.epoch + 1, **losses[-1]})
         return {key: float(np.mean([loss[key] for loss in losses])) for key in losses[0]}
 
-    def run(self, resume: bool) -> dict:
+    def start(self, resume: bool) -> None:
+        """Before the first epoch: continue from the checkpoint, record the config, score the untrained point."""
         path = self.out_dir / CHECKPOINT
         if path.exists():
             if not resume:
@@ -289,14 +290,20 @@ class Run:
         if not self.metrics:
             self.metrics.append(self.evaluate())
             self.write_metrics()
+
+    def finish_epoch(self, losses: dict) -> None:
+        """After each epoch: score, metrics, update statistics, checkpoint."""
+        self.epoch += 1
+        self.metrics.append({**self.evaluate(), **losses})
+        self.write_metrics()
+        write_json_atomic(self.out_dir / "update_stats.json", self.update_stats())
+        self.save_checkpoint()
+        self.progress({"event": "epoch", "epoch": self.epoch, "metrics": self.metrics[-1]})
+
+    def run(self, resume: bool) -> dict:
+        self.start(resume)
         while self.epoch < self.config.epochs:
-            losses = self.train_epoch()
-            self.epoch += 1
-            self.metrics.append({**self.evaluate(), **losses})
-            self.write_metrics()
-            write_json_atomic(self.out_dir / "update_stats.json", self.update_stats())
-            self.save_checkpoint()
-            self.progress({"event": "epoch", "epoch": self.epoch, "metrics": self.metrics[-1]})
+            self.finish_epoch(self.train_epoch())
         return self.summary()
 
     def summary(self) -> dict:

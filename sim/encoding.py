@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from amdcgan.errors import UserError
-from amdcgan.hdl.spec import Memristor, Readout, Technology, WeightEncoding
+from amdcgan.hdl.spec import Memristor, Technology, WeightEncoding
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,7 @@ def tile_circuit(bench: TileBench) -> Circuit:
     circuit = Circuit(f"amdcgan tile {net(bench.name)}: {g.rows}x{g.crossbar.shape[1]} {g.encoding.value}, "
                       f"{bench.readout.value}, wire {number(periphery.wire_ohm)} ohm")
     vdd = number(tech.vdd_v)
-    circuit.add(f"vsel sel 0 0", f"vctl ctl 0 {vdd}")
+    circuit.add("vsel sel 0 0", f"vctl ctl 0 {vdd}")
     rows = [net("x", i) for i in range(g.rows)]
     circuit.add(*(f"v{rows[i]} {rows[i]} 0 {number(v)}" for i, v in enumerate(bench.inputs)))
     if g.encoding is WeightEncoding.sign_crossbar:
