@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -10,24 +11,39 @@ from amdcgan.fileio import atomic_target, commit_target
 from amdcgan.hdl.spec import Memristor
 
 
+# Applied around each plot, never to the process's global settings, so other plots in the same run keep theirs.
+STYLE = {"font.size": 9, "axes.grid": True, "grid.alpha": 0.3, "lines.linewidth": 1.3, "savefig.dpi": 200,
+         "figure.constrained_layout.use": True}
+
+
 def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 9, "axes.grid": True, "grid.alpha": 0.3, "lines.linewidth": 1.3,
-                         "savefig.dpi": 200, "figure.constrained_layout.use": True})
     return plt
+
+
+def styled(plot):
+    """Runs a plotting function inside the SPICE figures' style."""
+
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        with _pyplot().rc_context(STYLE):
+            return plot(*args, **kwargs)
+
+    return wrapper
 
 
 def _save(figure, path: Path) -> Path:
     tmp = atomic_target(path)
     figure.savefig(tmp, format="png")
-    figure.clear()
+    _pyplot().close(figure)
     return commit_target(tmp, path)
 
 
+@styled
 def plot_transient(trace: dict[str, np.ndarray], path: Path) -> Path:
     """Fig. 4: (a) filter inputs, (b) filter output, (c) mean-filter inputs, (d) mean-filter output, (e) dense
     input, (f) dense column current, against time in ns."""
@@ -54,6 +70,7 @@ def plot_transient(trace: dict[str, np.ndarray], path: Path) -> Path:
     return _save(figure, path)
 
 
+@styled
 def plot_activation_curves(curves: dict[str, np.ndarray], path: Path) -> Path:
     """Fig. 5: (a) tanh, (b) ReLU with switch (switch on and off)."""
     plt = _pyplot()
@@ -71,6 +88,7 @@ def plot_activation_curves(curves: dict[str, np.ndarray], path: Path) -> Path:
     return _save(figure, path)
 
 
+@styled
 def plot_leakage(table: np.ndarray, path: Path) -> Path:
     """Fig. 6: RMS leakage current against noise level per crossbar size; floating-line sneak current dashed."""
     plt = _pyplot()
@@ -87,6 +105,7 @@ def plot_leakage(table: np.ndarray, path: Path) -> Path:
     return _save(figure, path)
 
 
+@styled
 def plot_variability(table: np.ndarray, keys: list[str], path: Path) -> Path:
     """Fig. 7a-d: error against memristor variability, one panel per point of the path."""
     plt = _pyplot()
@@ -102,6 +121,7 @@ def plot_variability(table: np.ndarray, keys: list[str], path: Path) -> Path:
     return _save(figure, path)
 
 
+@styled
 def plot_irdrop(table: np.ndarray, readouts: list[str], path: Path) -> Path:
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(4.8, 3.4))
@@ -120,6 +140,7 @@ def plot_irdrop(table: np.ndarray, readouts: list[str], path: Path) -> Path:
     return _save(figure, path)
 
 
+@styled
 def plot_write(traces: dict, device: Memristor, path: Path) -> Path:
     """Write pulses and the conductance they move, set and reset."""
     plt = _pyplot()
