@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -43,3 +44,28 @@ def test_report_renders_in_headless_chromium(tmp_path, capsys):
     assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
     ink = (pixels[..., :3].mean(axis=2) < 0.5).mean()  # share of dark pixels: text and tables
     assert 0.002 < ink < 0.5, ink
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quick", [True, False])
+def test_gan_and_estimate_stages_on_the_small_system(tmp_path, monkeypatch, quick):
+    """Both paths of the GAN stage (quick: programming sweeps; full: in-situ sweeps) and the hand-over of the
+    run's counted writes to the estimator, on the small system with one epoch."""
+    from amdcgan import reproduce as job
+
+    for name, value in (("QUICK_EPOCHS", 1), ("QUICK_SNAPSHOTS", (1,)), ("FULL_EPOCHS", 1), ("FULL_SNAPSHOTS", (1,)),
+                        ("FULL_SWEEP_EPOCHS", 1), ("VARIABILITY", [0.0, 0.5]), ("LEVELS", [2, 256])):
+        monkeypatch.setattr(job, name, value)
+    small = job.EXAMPLES / "small_system.yaml"
+    ctx = job.Context(out=tmp_path, quick=quick, device="cpu", seed=0, data_dir=None, reference=small, small=small)
+    outcomes = job.reproduce(ctx, only=["gan", "estimate"])
+    assert [outcome.status for outcome in outcomes] == ["done", "done"], [o.reason for o in outcomes]
+    titles = [section.title for outcome in outcomes for section in outcome.sections]
+    for figure in ("Fig. 1b", "Fig. 7", "Fig. 8", "Fig. 9", "Table II for our in-situ training run"):
+        assert any(title.startswith(figure) for title in titles), figure
+    stats = json.loads((tmp_path / "gan" / "insitu" / "run_stats.json").read_text())
+    report = json.loads((tmp_path / "estimate" / "reference" / "report.json").read_text())
+    assert report["training"]["run"]["stats"]["total_write_pulses"] == stats["total_write_pulses"] > 0
+    for section in (s for outcome in outcomes for s in outcome.sections):
+        for path, _ in section.images:
+            assert path.exists(), path
