@@ -66,7 +66,7 @@ COMMON = {
     "device": typer.Option("cpu", "--device", help="cpu | cuda"),
     "seed": typer.Option(0, "--seed"),
     "batch": typer.Option(64, "--batch"),
-    "limit": typer.Option(1000, "--limit", help="images per epoch (0 = all)"),
+    "limit": typer.Option(0, "--limit", help="images per epoch (0 = all: the 5,000 embedded digits or the --data set)"),
     "data": typer.Option(None, "--data", help="folder with MNIST IDX files; default: 5,000 embedded digits"),
     "activation": typer.Option(None, "--activation", help="FUNCTION=CSV circuit curve (v_in,v_out); repeatable"),
 }
