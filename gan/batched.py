@@ -29,7 +29,7 @@ from amdcgan.errors import UserError
 from amdcgan.hdl.spec import Architecture
 
 from .config import GanConfig
-from .layers import CrossbarLayer, Network, SwitchDropout, View
+from .layers import CrossbarLayer, Network, SwitchDropout, View, grouped_convolution
 from .train import Progress, Run, restore_rng_states, rng_states
 
 # Fields in which points trained together may differ: they change devices or random draws, not the model's shape.
@@ -184,13 +184,7 @@ class BatchedCrossbar(nn.Module):
         if not layer.identity_channels:
             channels = (torch.arange(points, device=x.device)[:, None] * in_channels + layer.channel_index).flatten()
             x = x[:, channels]
-        if plan.type == "conv2d":
-            out = F.conv2d(x, kernel, stride=plan.stride, padding=plan.padding, groups=groups)
-        else:
-            transposed = kernel.view(groups, columns, layer.group_width, k, k).flip(-1, -2).transpose(1, 2)
-            out = F.conv_transpose2d(x, transposed.reshape(groups * layer.group_width, columns, k, k),
-                                     stride=plan.stride, padding=plan.padding, output_padding=plan.output_padding,
-                                     groups=groups)
+        out = grouped_convolution(x, kernel, plan, groups, layer.group_width)
         if plan.bias:
             bias = layer.bias_split[None, :, None] * weights[:, layer.inputs][:, None]  # (points, splits, columns)
             out = out + bias.reshape(1, -1, 1, 1)

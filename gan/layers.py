@@ -211,13 +211,7 @@ class CrossbarLayer(nn.Module):
         plan, splits, columns, k = self.plan, len(self.plan.row_splits), self.plan.weight_columns, self.plan.kernel
         kernel = padded[self.row_index].permute(0, 2, 1).reshape(splits * columns, self.group_width, k, k)
         grouped = x if self.identity_channels else x[:, self.channel_index]
-        if plan.type == "conv2d":
-            out = F.conv2d(grouped, kernel, stride=plan.stride, padding=plan.padding, groups=splits)
-        else:
-            transposed = kernel.view(splits, columns, self.group_width, k, k).flip(-1, -2).transpose(1, 2)
-            out = F.conv_transpose2d(grouped, transposed.reshape(splits * self.group_width, columns, k, k),
-                                     stride=plan.stride, padding=plan.padding, output_padding=plan.output_padding,
-                                     groups=splits)
+        out = grouped_convolution(grouped, kernel, plan, splits, self.group_width)
         if bias is not None:
             out = out + (self.bias_split[:, None] * bias[None]).reshape(1, -1, 1, 1)
         if splits == 1:
@@ -228,6 +222,19 @@ class CrossbarLayer(nn.Module):
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Analog activations
+
+
+def grouped_convolution(x: torch.Tensor, kernel: torch.Tensor, plan: LayerPlan, groups: int,
+                        group_width: int) -> torch.Tensor:
+    """One convolution per group of input channels (a row split of the crossbar), kernels (groups * columns,
+    group_width, k, k) in crossbar order; a deconvolution runs as the transposed convolution of the flipped,
+    channel-transposed kernels."""
+    columns, k = plan.weight_columns, plan.kernel
+    if plan.type == "conv2d":
+        return F.conv2d(x, kernel, stride=plan.stride, padding=plan.padding, groups=groups)
+    transposed = kernel.view(groups, columns, group_width, k, k).flip(-1, -2).transpose(1, 2)
+    return F.conv_transpose2d(x, transposed.reshape(groups * group_width, columns, k, k), stride=plan.stride,
+                              padding=plan.padding, output_padding=plan.output_padding, groups=groups)
 
 
 def read_activation_table(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
