@@ -115,8 +115,12 @@ class Memristor(Strict):
     switching_rate_s_per_v: float = Field(
         default=0.0,
         ge=0,
-        description="threshold-switching model: dx/dt = rate * (|V| - V_threshold) for |V| above threshold; "
-        "0 means one level step per pulse at V_write",
+        description="threshold-switching model: dx/dt = rate * (|V| - V_threshold) for |V| above threshold, x the "
+        "state in [0, 1]; 0 means one level step per pulse at V_write",
+    )
+    variability_distribution: Literal["lognormal", "normal"] = Field(
+        default="lognormal",
+        description="device-to-device factor on the conductance: exp(sigma z) (median 1) or 1 + sigma z (floored)",
     )
 
     @model_validator(mode="after")
@@ -288,6 +292,35 @@ class Network(Strict):
         return [layer.name or f"{layer.type}{index}" for index, layer in enumerate(self.layers)]
 
 
+class Periphery(Strict):
+    """The designer's choices about a tile's periphery (the paper fixes none of them). Defaults follow Figs. 2-3."""
+
+    load_conductance_s: float | None = Field(
+        default=None, gt=0, le=1.0,
+        description="load memristor of a column; null = the device's g_on, the largest a device can give",
+    )
+    opamp_gain: float = Field(default=1.0e4, gt=1, le=1e9, description="open-loop DC gain of the IVC OpAmp")
+    opamp_gbw_hz: float = Field(default=100.0e6, gt=0, le=1e12, description="gain-bandwidth of the IVC OpAmp")
+    opamp_headroom_v: float = Field(default=0.2, ge=0, le=10, description="IVC output swing stops this far from "
+                                    "each supply")
+    ivc_feedback_ohm: float | None = Field(
+        default=None, gt=0, le=1e12,
+        description="IVC feedback resistor; null = sized per tile so full scale (every row at the read voltage on "
+        "g_on devices) just reaches the output swing",
+    )
+    summing_gain: float = Field(default=1.0, gt=0, le=1e3, description="gain of the amplifier adding row-split partials")
+    read_voltage_v: float | None = Field(
+        default=None, gt=0, le=100,
+        description="full-scale row read voltage; null = the device's v_read_v. Row drivers scale every layer's "
+        "input so that no read exceeds it",
+    )
+    read_disturb: bool = Field(
+        default=False, description="apply the write model to reads above the device threshold (only possible when "
+        "read_voltage_v exceeds v_threshold_v)",
+    )
+    read_pulse_s: float = Field(default=1.0e-8, gt=0, le=1.0, description="duration of one crossbar read")
+
+
 class TileLimits(Strict):
     max_rows: int = Field(gt=0, le=65536)
     max_columns: int = Field(gt=0, le=65536, description="physical columns; a differential pair takes two")
@@ -304,6 +337,7 @@ class Architecture(Strict):
     components: ComponentLibrary
     tiles: TileLimits
     weight_encoding: WeightEncoding = WeightEncoding.sign_crossbar
+    periphery: Periphery = Periphery()
     generator: Network
     discriminator: Network
 
@@ -312,6 +346,20 @@ class Architecture(Strict):
         if self.weight_encoding is WeightEncoding.differential_pair and self.tiles.max_columns < 2:
             raise ValueError("tiles.max_columns must be at least 2 to hold a differential pair")
         return self
+
+    @model_validator(mode="after")
+    def _reads_below_threshold(self) -> "Architecture":
+        read = self.read_voltage_v
+        if read >= self.device.v_threshold_v and not self.periphery.read_disturb:
+            raise ValueError(
+                f"periphery.read_voltage_v ({read}) reaches the device threshold ({self.device.v_threshold_v}): "
+                "reads would rewrite devices; lower it, or set periphery.read_disturb: true to study that"
+            )
+        return self
+
+    @property
+    def read_voltage_v(self) -> float:
+        return self.periphery.read_voltage_v or self.device.v_read_v
 
     def networks(self) -> dict[str, Network]:
         return {"generator": self.generator, "discriminator": self.discriminator}
@@ -332,5 +380,6 @@ class ArchitectureFile(Strict):
     components: str | dict = "table1_180nm"
     tiles: TileLimits
     weight_encoding: WeightEncoding = WeightEncoding.sign_crossbar
+    periphery: Periphery = Periphery()
     generator: Network
     discriminator: Network

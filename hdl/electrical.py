@@ -1,0 +1,453 @@
+"""The one electrical model of a tile: the cell and its periphery, written once for numpy arrays and torch tensors.
+
+Every backend computes with these functions and restates none of them: sim's numpy tile model and its ngspice
+benches, the GAN's crossbar layers (torch tensors, with autograd), the estimators' read power and write energy, and
+the netlist writer's component values. Only arithmetic operators and methods that numpy arrays and torch tensors
+share are used (`abs`, `.clip`, `.round`, `.sum`, `@`), so one formula serves both.
+
+Conventions, one for every backend:
+- Signals are voltages. A crossbar's row drivers scale its input by `read_gain` (fixed by the bound of the stage
+  before it) and limit it to +-V_r, the read voltage, so no read reaches the device threshold. The bias row is
+  driven at V_r.
+- Sign crossbar cell (Fig. 3): a weight w in [-w_max, w_max] is u = w / w_max; its device holds G = |u| g_on, kept
+  within [g_off, g_on] and on the level grid, and its sign device g_on for + and g_off for -. The column computes
+  sum_i s_i G_i x_i, so a device stands for the weight s G w_max / g_on: no |w| below w_max g_off / g_on exists.
+- Differential pair: G+ = g_off + max(u, 0) span, G- = g_off + max(-u, 0) span (span = g_on - g_off): the idle
+  device of a pair rests at g_off, the least read power, and w = (G+ - G-) w_max / span.
+- Levels: `levels` equally spaced conductances g_off + k span / (levels - 1); none = continuous.
+- Variability: a fixed factor per device, exp(sigma z) (lognormal, median 1) or max(1 + sigma z, 0.01) (normal);
+  write noise: an offset sigma_w (one level step) z drawn at each write. A device reads
+  G = clip(G_programmed + offset, g_off, g_on) x factor.
+- Writes: threshold switching dx/dt = k (|V| - V_th) on the state x in [0, 1] (G = g_off + x span). A pulse of
+  t_write at V_write moves x by k (V_write - V_th) t_write; a change dx takes max(1, round(|dx| / that)) pulses, each
+  costing V_write^2 t_write (G_before + G_after) / 2.
+- Readouts, column j, N_j = sum_i s_ij G_ij x_i, G_j = sum_i G_ij over the tile's own rows:
+  load memristor (Fig. 2): V_j = N_j / (G_j + g_L), never beyond the inputs; a differential pair's difference
+  amplifier gives V+_j - V-_j, clipped to the supplies.
+  OpAmp IVC (Fig. 3), finite gain A, feedback R_f, output swing [lo, hi], re-inverted by a unity stage:
+  V_j = clip(N_j / (1/R_f + (G_j + 1/R_f) / A), -hi, -lo); R_f is sized per tile so that rows x V_r x g_on reaches
+  hi. A differential pair's G- column is mirrored out of the summing node, which sees G+ only.
+  Row-split tiles meet at the summing amplifier: clip(gain x sum of the partials, vss, vdd).
+- Sign read (Fig. 3): the sign column at V_r, the rows at the thresholding circuits' virtual grounds; a row current
+  above V_r (g_on + g_off) / 2 reads +.
+- Read power: what the row drivers deliver, sum_ij G_ij x_i (x_i - V_col_j), plus the sign column's read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spec import Architecture, Memristor, Readout, WeightEncoding
+
+PAPER_LEVELS = 128  # the paper's levels: the write rate of a device that states none moves one of them per pulse
+NORMAL_FLOOR = 0.01  # a normal variability draw keeps at least 1 % of the conductance
+
+
+def _tanh(values):
+    return values.tanh() if hasattr(values, "tanh") else np.tanh(values)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The cell
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One weight held in devices: conductances, levels, variability, write pulses and their energy."""
+
+    encoding: WeightEncoding
+    g_on: float
+    g_off: float
+    levels: int | None
+    variability: float
+    distribution: str
+    write_noise: float
+    v_write: float
+    v_threshold: float
+    t_write: float
+    switching_rate: float
+
+    @classmethod
+    def of(cls, device: Memristor, encoding: WeightEncoding) -> "Cell":
+        rate = device.switching_rate_s_per_v
+        if rate <= 0:  # one level step per pulse at V_write
+            rate = 1.0 / (((device.levels or PAPER_LEVELS) - 1) * device.t_write_s
+                          * (device.v_write_v - device.v_threshold_v))
+        return cls(encoding, device.g_on_s, device.g_off_s, device.levels, device.variability_sigma,
+                   device.variability_distribution, device.write_noise_sigma, device.v_write_v,
+                   device.v_threshold_v, device.t_write_s, rate)
+
+    @property
+    def differential(self) -> bool:
+        return self.encoding is WeightEncoding.differential_pair
+
+    @property
+    def span(self) -> float:
+        return self.g_on - self.g_off
+
+    @property
+    def g_step(self) -> float:
+        """One level step (the whole range for continuous devices)."""
+        return self.span / (self.levels - 1) if self.levels else self.span
+
+    @property
+    def state_per_pulse(self) -> float:
+        return self.switching_rate * (self.v_write - self.v_threshold) * self.t_write
+
+    # -- weights <-> conductances ----------------------------------------------------------------------------------
+    def quantise(self, conductance):
+        """Within [g_off, g_on] and, with finite levels, the nearest level."""
+        g = conductance.clip(self.g_off, self.g_on)
+        if not self.levels:
+            return g
+        return self.g_off + ((g - self.g_off) / self.g_step).round() * self.g_step
+
+    def encode(self, unit):
+        """(main, second) conductances for unit weights u = w / w_max: (magnitudes, signs +-1) or (G+, G-)."""
+        if self.differential:
+            return (self.quantise(self.g_off + unit.clip(0, None) * self.span),
+                    self.quantise(self.g_off + (-unit).clip(0, None) * self.span))
+        return self.quantise(abs(unit) * self.g_on), (unit >= 0) * 2.0 - 1.0
+
+    def signed(self, main, second):
+        """The signed conductance each weight presents to its column: s G, or G+ - G-."""
+        return main - second if self.differential else second * main
+
+    def decode(self, main, second):
+        """The unit weights u = w / w_max that conductances stand for."""
+        return self.signed(main, second) / (self.span if self.differential else self.g_on)
+
+    def sign_conductance(self, signs):
+        """The binary sign device: g_on holds +, g_off holds -."""
+        return self.g_off + (signs > 0) * self.span
+
+    # -- non-idealities --------------------------------------------------------------------------------------------
+    def variation(self, z):
+        """The fixed device-to-device factor for standard normal draws z."""
+        if self.distribution == "lognormal":
+            return (self.variability * z).exp() if hasattr(z, "exp") else np.exp(self.variability * z)
+        return (1.0 + self.variability * z).clip(NORMAL_FLOOR, None)
+
+    def write_offset(self, z):
+        """The conductance offset a write leaves, for standard normal draws z."""
+        return self.write_noise * self.g_step * z
+
+    def read_conductance(self, programmed, offset, factor):
+        return (programmed + offset).clip(self.g_off, self.g_on) * factor
+
+    # -- writes ----------------------------------------------------------------------------------------------------
+    def pulses(self, g_before, g_after):
+        """Write pulses that move each device from g_before to g_after (0 where it stays)."""
+        steps = abs(g_after - g_before) / (self.span * self.state_per_pulse)
+        return steps.round().clip(1, None) * (g_after != g_before)
+
+    def write_energy_j(self, pulses, g_before, g_after):
+        return pulses * self.v_write ** 2 * self.t_write * (g_before + g_after) / 2
+
+    def state_change_per_read(self, volts, read_pulse_s: float):
+        """Read disturb: the state change one read of `volts` across a device causes (0 below the threshold)."""
+        over = (abs(volts) - self.v_threshold).clip(0, None)
+        return self.switching_rate * over * read_pulse_s * ((volts > 0) * 2.0 - 1.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The periphery
+
+
+@dataclass(frozen=True)
+class Periphery:
+    """Supplies, read voltage and the readout circuits of every tile of one architecture."""
+
+    vdd: float
+    vss: float
+    v_read: float
+    v_threshold: float
+    g_on: float
+    g_off: float
+    g_load: float
+    opamp_gain: float
+    opamp_gbw_hz: float
+    headroom: float
+    feedback_ohm: float | None
+    summing_gain: float
+    read_pulse_s: float
+    read_disturb: bool
+
+    @classmethod
+    def of(cls, architecture: Architecture) -> "Periphery":
+        choice, device, technology = architecture.periphery, architecture.device, architecture.technology
+        return cls(technology.vdd_v, technology.vss_v, architecture.read_voltage_v, device.v_threshold_v,
+                   device.g_on_s, device.g_off_s, choice.load_conductance_s or device.g_on_s, choice.opamp_gain,
+                   choice.opamp_gbw_hz, choice.opamp_headroom_v, choice.ivc_feedback_ohm, choice.summing_gain,
+                   choice.read_pulse_s, choice.read_disturb)
+
+    @property
+    def rail(self) -> float:
+        return max(self.vdd, -self.vss)
+
+    def swing(self) -> tuple[float, float]:
+        """The IVC OpAmp's output range."""
+        return self.vss + self.headroom, self.vdd - self.headroom
+
+    def feedback(self, rows: int) -> float:
+        """IVC feedback: full scale (every row at V_r on g_on devices) just reaches the swing."""
+        if self.feedback_ohm is not None:
+            return self.feedback_ohm
+        return self.swing()[1] / (rows * self.v_read * self.g_on)
+
+    def column_gain(self, node_conductance, rows: int, readout: Readout):
+        """Volts out per ampere of weighted column current N_j, for the conductance G_j the column node sees."""
+        if readout is Readout.load_memristor:
+            return 1.0 / (node_conductance + self.g_load)
+        feedback_s = 1.0 / self.feedback(rows)
+        return 1.0 / (feedback_s + (node_conductance + feedback_s) / self.opamp_gain)
+
+    def output_clip(self, encoding: WeightEncoding, readout: Readout) -> tuple[float, float] | None:
+        """Where a tile's column outputs clip; none for a sign-crossbar load readout (it cannot pass its inputs)."""
+        if readout is Readout.opamp_ivc:
+            low, high = self.swing()
+            return -high, -low
+        return (self.vss, self.vdd) if encoding is WeightEncoding.differential_pair else None
+
+    def output_bound(self, encoding: WeightEncoding, readout: Readout, input_bound: float) -> float:
+        """The largest |output| of a tile whose row inputs stay within +-input_bound."""
+        if readout is Readout.opamp_ivc:
+            return max(abs(bound) for bound in self.swing())
+        if encoding is WeightEncoding.differential_pair:
+            return min(2 * input_bound, self.rail)
+        return input_bound
+
+    def sum_partials(self, total):
+        """The summing amplifier that adds row-split partial results (`total` is their sum)."""
+        return (self.summing_gain * total).clip(self.vss, self.vdd)
+
+    def read_gain(self, input_bound: float) -> float:
+        """Row-driver gain for inputs within +-input_bound: none above 1, reads at most V_r."""
+        return min(1.0, self.v_read / input_bound) if input_bound > 0 else 1.0
+
+    def drive_rows(self, volts, gain: float):
+        """Row voltages: the input scaled by the driver's gain and limited to +-V_r."""
+        return (volts * gain).clip(-self.v_read, self.v_read)
+
+    @property
+    def sign_threshold_a(self) -> float:
+        """The thresholding circuit's reference current: midway between a sign device at g_on and at g_off."""
+        return self.v_read * (self.g_on + self.g_off) / 2
+
+    # -- activation circuits (behavioural; a characterised transfer table replaces these where given) -------------
+    def activation(self, volts, function: str, enabled: bool = True):
+        if function in ("relu", "relu_switch"):
+            out = volts.clip(0.0, self.vdd)
+            return out if enabled else out * 0.0
+        if function == "tanh":
+            return self.vdd * _tanh(volts / self.vdd)
+        if function == "linear":
+            return volts
+        raise ValueError(f"unknown activation {function!r}")
+
+    def activation_bound(self, function: str, input_bound: float) -> float:
+        if function in ("relu", "relu_switch"):
+            return min(input_bound, self.vdd)
+        if function == "tanh":
+            return float(self.vdd * np.tanh(input_bound / self.vdd))
+        return input_bound
+
+
+def activation_spice(function: str, node: str, enable: str, vdd: float) -> str:
+    """The same activation transfers as `Periphery.activation`, as an ngspice B-source expression."""
+    supply = f"{float(vdd):.12g}"
+    clipped = f"max(min(v({node}), {supply}), 0)"
+    if function == "relu":
+        return clipped
+    if function == "relu_switch":
+        return f"v({enable}) > {float(vdd) / 2:.12g} ? {clipped} : 0"
+    if function == "tanh":
+        return f"{supply}*tanh(v({node})/{supply})"
+    if function == "linear":
+        return f"v({node})"
+    raise ValueError(f"unknown activation {function!r}")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A tile
+
+
+def effective_matrix(main, second, cell: Cell, readout: Readout, periphery: Periphery):
+    """(rows, columns) volts out per volt in: a tile's outputs are `x @ this`, then `periphery.output_clip`."""
+    rows = main.shape[0]
+    if cell.differential:
+        if readout is Readout.load_memristor:
+            return (main * periphery.column_gain(main.sum(0), rows, readout)
+                    - second * periphery.column_gain(second.sum(0), rows, readout))
+        return (main - second) * periphery.column_gain(main.sum(0), rows, readout)
+    return second * main * periphery.column_gain(main.sum(0), rows, readout)
+
+
+def clip_outputs(values, cell: Cell, readout: Readout, periphery: Periphery):
+    bounds = periphery.output_clip(cell.encoding, readout)
+    return values if bounds is None else values.clip(*bounds)
+
+
+def tile_outputs(rows_v, main, second, cell: Cell, readout: Readout, periphery: Periphery):
+    """Column outputs (batch, columns) in volts of one tile for row voltages (batch, rows)."""
+    return clip_outputs(rows_v @ effective_matrix(main, second, cell, readout, periphery), cell, readout, periphery)
+
+
+def column_node_voltages(driven_v, main, readout: Readout, periphery: Periphery, rows: int):
+    """Voltages of the device columns (batch, columns) for row voltages as driven onto this crossbar."""
+    current = driven_v @ main
+    if readout is Readout.load_memristor:
+        return current / (main.sum(0) + periphery.g_load)
+    feedback_s = 1.0 / periphery.feedback(rows)
+    return current / (periphery.opamp_gain * feedback_s + main.sum(0) + feedback_s)  # the virtual ground's error
+
+
+def read_power_w(rows_v: np.ndarray, main: np.ndarray, second: np.ndarray, cell: Cell, readout: Readout,
+                 periphery: Periphery) -> np.ndarray:
+    """Power (batch,) the row drivers deliver to a tile's crossbars, averaged over the reads of one cycle.
+
+    Sign crossbar: the columns are read one after another, each with the rows sign-switched for that column and the
+    sign column read at V_r; the average is over the columns. Differential pair: one read; with an IVC the G-
+    columns sit at ground (the mirror's input)."""
+    x = np.atleast_2d(rows_v)
+    rows = main.shape[0]
+
+    def delivered(driven: np.ndarray, devices: np.ndarray, columns_v: np.ndarray) -> np.ndarray:
+        return (driven ** 2) @ devices.sum(1) - np.sum(columns_v * (driven @ devices), axis=-1)
+
+    if cell.differential:
+        plus = delivered(x, main, column_node_voltages(x, main, readout, periphery, rows))
+        minus_columns = (column_node_voltages(x, second, readout, periphery, rows)
+                         if readout is Readout.load_memristor else np.zeros((x.shape[0], second.shape[1])))
+        return plus + delivered(x, second, minus_columns)
+    driven = x[:, None, :] * second.T[None]  # (batch, selected column, rows)
+    per_column = delivered(driven, main, column_node_voltages(driven, main, readout, periphery, rows))
+    sign_read = periphery.v_read ** 2 * cell.sign_conductance(second).sum(0)  # (columns,)
+    return (per_column + sign_read).mean(-1)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Conductances held by a tile or a layer (numpy), and the file a training run leaves them in
+
+
+@dataclass(frozen=True)
+class Conductances:
+    """What a tile or a whole layer holds, in siemens: `main` (rows, columns) and `second` (signs +-1 of the sign
+    crossbar, or the G- devices of differential pairs), in weight-matrix order (rows = inputs, bias row last)."""
+
+    cell: Cell
+    main: np.ndarray
+    second: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        return self.main.shape[0]
+
+    @property
+    def columns(self) -> int:
+        """Logical columns (weights per row)."""
+        return self.main.shape[1]
+
+    def physical(self) -> np.ndarray:
+        """The main crossbar as laid out: a differential pair's G+ and G- columns side by side."""
+        if not self.cell.differential:
+            return self.main
+        pair = np.empty((self.rows, 2 * self.columns))
+        pair[:, 0::2], pair[:, 1::2] = self.main, self.second
+        return pair
+
+    def sign_devices(self) -> np.ndarray | None:
+        return None if self.cell.differential else self.cell.sign_conductance(self.second)
+
+    def block(self, rows: tuple[int, int], columns: tuple[int, int]) -> "Conductances":
+        """The devices of one tile of a layer."""
+        (r0, r1), (c0, c1) = rows, columns
+        return Conductances(self.cell, self.main[r0:r1, c0:c1], self.second[r0:r1, c0:c1])
+
+    def with_variability(self, rng: np.random.Generator, sigma: float | None = None) -> "Conductances":
+        """Every device of the main crossbar (both of a pair) times a fresh device-to-device factor."""
+        cell = self.cell if sigma is None else _with_variability(self.cell, sigma)
+        main = self.main * cell.variation(rng.standard_normal(self.main.shape))
+        if not self.cell.differential:
+            return Conductances(self.cell, main, self.second)
+        return Conductances(self.cell, main, self.second * cell.variation(rng.standard_normal(self.second.shape)))
+
+
+def _with_variability(cell: Cell, sigma: float) -> Cell:
+    from dataclasses import replace
+
+    return replace(cell, variability=sigma)
+
+
+def encode_weights(weights: np.ndarray, cell: Cell, weight_max: float | None = None) -> Conductances:
+    """Conductances holding `weights` (rows, columns); weight_max (default: the largest |w|) maps onto g_on."""
+    weights = np.asarray(weights, dtype=float)
+    if weights.ndim != 2 or weights.size == 0:
+        raise ValueError(f"weights must be a non-empty (rows, columns) matrix, got shape {weights.shape}")
+    scale = float(np.max(np.abs(weights))) if weight_max is None else float(weight_max)
+    unit = np.clip(weights / scale, -1.0, 1.0) if scale > 0 else np.zeros_like(weights)
+    return Conductances(cell, *cell.encode(unit))
+
+
+def layer_outputs(rows_v: np.ndarray, layer: Conductances, row_splits, column_splits, readout: Readout,
+                  periphery: Periphery) -> np.ndarray:
+    """A whole layer's outputs (batch, columns) in volts: its tiles, each row split's partials summed."""
+    x = np.atleast_2d(rows_v)
+    out = np.zeros((x.shape[0], layer.columns))
+    for c0, c1 in column_splits:
+        partials = [tile_outputs(x[:, r0:r1], *_pair(layer.block((r0, r1), (c0, c1))), layer.cell, readout,
+                                 periphery) for r0, r1 in row_splits]
+        out[:, c0:c1] = partials[0] if len(partials) == 1 else periphery.sum_partials(sum(partials))
+    return out
+
+
+def _pair(tile: Conductances) -> tuple[np.ndarray, np.ndarray]:
+    return tile.main, tile.second
+
+
+RUN_CONDUCTANCES = "conductances.npz"
+
+
+def save_run_conductances(path, layers: dict[str, Conductances], weight_max: float) -> bytes:
+    """The .npz bytes of a run's conductances: NETWORK.LAYER.main / .second per layer, the encoding per layer."""
+    import io
+
+    arrays = {"weight_max": np.array(weight_max)}
+    for name, layer in layers.items():
+        arrays[f"{name}.main"] = layer.main
+        arrays[f"{name}.second"] = layer.second
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def load_run_conductances(run_dir, plan, device: Memristor) -> dict[str, Conductances]:
+    """The conductances a training run left in RUN/conductances.npz, checked against the tile plan."""
+    from pathlib import Path
+
+    from amdcgan.errors import UserError
+
+    path = Path(run_dir) / RUN_CONDUCTANCES
+    if not path.is_file():
+        raise UserError(f"{run_dir}: no {RUN_CONDUCTANCES} there (a run of `amdcgan train` in insitu or exsitu mode "
+                        "writes it)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: np.asarray(archive[name], dtype=float) for name in archive.files}
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: not a readable .npz file of arrays ({error})") from None
+    layers = {}
+    for layer in plan.layers():
+        key = f"{layer.network}.{layer.name}"
+        main, second = arrays.get(f"{key}.main"), arrays.get(f"{key}.second")
+        shape = (layer.weight_rows, layer.weight_columns)
+        if main is None or second is None:
+            raise UserError(f"{path}: no conductances for layer {key}; was the run made with this architecture?")
+        if main.shape != shape or second.shape != shape:
+            raise UserError(f"{path}: layer {key} holds {list(main.shape)}, the architecture needs {list(shape)}")
+        if not (np.all(np.isfinite(main)) and np.all(np.isfinite(second))):
+            raise UserError(f"{path}: layer {key} holds NaN or infinite values")
+        layers[key] = Conductances(Cell.of(device, layer.encoding), main, second)
+    return layers
