@@ -303,8 +303,10 @@ def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
     insitu = train(arch, out / "insitu", base.replace(mode="insitu"), resume=True,
                    progress=ctx.shared.get("gan_progress"))
     ctx.shared["run_stats"] = insitu["run_stats"]
-    if ctx.quick:
-        device_sweeps = {name: programming_sweep(arch, out / f"sweep_{name}", name, values, base, out / "float")
+    if ctx.quick:  # one generator trained on the circuit with ideal devices, programmed into each device setting
+        train(arch, out / "exsitu", base.replace(mode="exsitu", snapshot_epochs=()), resume=True,
+              progress=ctx.shared.get("gan_progress"))
+        device_sweeps = {name: programming_sweep(arch, out / f"sweep_{name}", name, values, base, out / "exsitu")
                          for name, values in (("variability", VARIABILITY), ("levels", LEVELS))}
     else:
         point = base.replace(mode="insitu", epochs=FULL_SWEEP_EPOCHS, snapshot_epochs=())
@@ -340,8 +342,9 @@ def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
             paper=finding["paper"]["claim"] + ".",
             verdict=(f"ours: {ours if ours is not None else 'inconclusive'} "
                      f"({finding.get('note') or finding['criterion']}); "
-                     + ("quick mode programs the float-trained generator into the devices (ex-situ); the paper's "
-                        "figure may come from training on them (run --full)." if ctx.quick else "in-situ sweep.")),
+                     + ("quick mode programs a generator trained on ideal devices into these devices (ex-situ); the "
+                        "paper's figure may come from training on them (run --full)." if ctx.quick
+                        else "in-situ sweep.")),
             tables=[Table(["value", "FID", "classes", "confidence"],
                           [[p["value"], round(p["fid"], 1), p["classes"], round(p["confidence"], 3)]
                            for p in summary["points"]])],

@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         arch: Path = typer.Argument(..., help="architecture YAML file (see examples/)", show_default=False),
         output: Path = typer.Option(..., "-o", "--output", help="folder for report.md, report.json, report.html"),
         weights: Optional[Path] = typer.Option(
-            None, "--weights", help=".npz of weight matrices NETWORK.LAYER (rows incl. bias x columns) for read power"
+            None, "--weights", help="a training run's folder (RUN): read power from the conductances it left"
         ),
         layout_areas: Optional[Path] = typer.Option(
             None, "--layout-areas", help="JSON object tile id -> measured layout area (um^2)"
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         """Area, power, and training time and power (Table II) as report.md/.json/.html and a summary."""
         from amdcgan.cli import console, load
         from amdcgan.estimators.estimate import with_technology, write_estimate_report
-        from amdcgan.estimators.power import load_weights
+        from amdcgan.hdl.electrical import load_run_conductances
         from amdcgan.estimators.training import load_run_stats
         from amdcgan.hdl.mapping import plan_tiles
 
@@ -110,7 +110,8 @@ def register(app: typer.Typer) -> None:
             scale_to=scaling,
             layout_areas=_read_json(layout_areas, "tile areas"),
             run_stats=load_run_stats(_read_json(run_stats, "run statistics"), str(run_stats)),
-            weights=load_weights(weights, plan_tiles(architecture)) if weights else None,
+            conductances=(load_run_conductances(weights, plan_tiles(architecture), architecture.device)
+                          if weights else None),
             update_configs=update_configs,
             training=training,
             paper_small_system=paper_small_system,

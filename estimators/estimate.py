@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from amdcgan.hdl.electrical import Conductances
 from amdcgan.hdl.floorplan import build_floorplan
 from amdcgan.hdl.graph import HardwareGraph
 from amdcgan.hdl.loader import resolve_library, validate
@@ -33,8 +34,9 @@ DEFAULT_SCALED_TECHNOLOGY = "cmos45"
 DEFAULT_SCALED_COMPONENTS = "table1_45nm"
 
 
-def by_hand(hardware: HardwareGraph) -> list[dict]:
-    """Every component and memristor kind: count, unit area and power, and their products, so the sum can be redone."""
+def by_hand(hardware: HardwareGraph, power: dict) -> list[dict]:
+    """Every component and memristor kind: count, unit area and power, and their products, so the sum can be redone.
+    A memristor's unit power is its kind's read power (from the tile model) over its count."""
     architecture = hardware.plan.architecture
     counts = hardware.counts()
     rows = []
@@ -45,16 +47,16 @@ def by_hand(hardware: HardwareGraph) -> list[dict]:
             "area_um2": count * unit.area_um2, "power_w": count * unit.power_mw * MW, "source": unit.source,
         })
     cell = architecture.technology.memristor_pitch_um**2
-    device = architecture.device
-    read_w = (device.v_read_v / 2) ** 2 * (device.g_on_s + device.g_off_s) / 2
+    read_by_kind = power["total"]["read_w_by_memristor_kind"]
     for kind, count in counts.memristors.items():
-        in_read_path = kind in ("crossbar", "sign_crossbar")
+        read_w = read_by_kind.get(kind)
         rows.append({
             "kind": f"memristor ({kind})", "count": count, "unit_area_um2": cell,
-            "unit_power_mw": read_w / MW if in_read_path else 0.0,
-            "area_um2": count * cell, "power_w": count * read_w if in_read_path else 0.0,
+            "unit_power_mw": read_w / count / MW if read_w is not None and count else 0.0,
+            "area_um2": count * cell, "power_w": read_w or 0.0,
             "source": f"pitch {architecture.technology.memristor_pitch_um} um squared"
-            + ("; (v_read/2)^2 x (G_on+G_off)/2" if in_read_path else "; series element, not counted for power"),
+            + ("; read power of the tile model, rows at V_r/2, over the count" if read_w is not None
+               else "; series element, not counted for power"),
         })
     return rows
 
@@ -135,7 +137,7 @@ def estimate(
     *,
     layout_areas: dict[str, float] | None = None,
     run_stats: dict | RunStats | None = None,
-    weights: dict[str, np.ndarray] | None = None,
+    conductances: dict[str, Conductances] | None = None,
     update_configs: UpdateConfigFile | str | Path | None = None,
     training: dict | None = None,
     paper_small_system: bool = False,
@@ -143,7 +145,7 @@ def estimate(
     """Area, power and training figures of one architecture (pure: reads only shipped or named data files).
 
     layout_areas: measured tile areas (tile id -> um^2); run_stats: a GAN run's write statistics (see RunStats);
-    weights: layer matrices by NETWORK.LAYER (see power.load_weights); update_configs: a file or loaded set (default:
+    conductances: a trained run's devices by NETWORK.LAYER (hdl.electrical.load_run_conductances); update_configs: a file or loaded set (default:
     the paper's four presets); training: overrides of images, epochs, v_write_v, r_on_ohm, r_off_ohm, pulse_widths_s;
     paper_small_system: set our totals beside the paper's small system (0.188 mm^2, 7 W).
     """
@@ -153,7 +155,7 @@ def estimate(
     if not isinstance(update_configs, UpdateConfigFile):
         update_configs = load_update_configs(update_configs)
     area = area_estimate(hardware, floorplan, layout_areas)
-    power = power_estimate(hardware, weights)
+    power = power_estimate(hardware, conductances)
     summary = hardware.summary()
     result = {
         "architecture": architecture.name,
@@ -172,7 +174,7 @@ def estimate(
             "power_duty_cycled_w": power["total"]["duty_cycled_w"],
             "dropout_saves_all_on_w": power["dropout"]["saved_all_on_w"],
         },
-        "by_hand": by_hand(hardware),
+        "by_hand": by_hand(hardware, power),
         "area": area,
         "power": power,
         "training": _training(architecture, plan, update_configs, training, run_stats),

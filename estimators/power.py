@@ -6,11 +6,12 @@ Stated assumptions (they go into the report):
   while it computes: duty = the layer's cycles per image / its network's cycles per image. The Generator and the
   Discriminator run at the same time (the Discriminator judges real images while the Generator makes fakes), so
   their powers add.
-- crossbar read power = sum over devices of V^2 x G with every row driven at v_read / 2 (the mean of an input spread
-  over 0..v_read) and the column held at virtual ground. Without weights every device is at the mean conductance
-  (G_on + G_off) / 2; with weights, |w| / max|w| of a layer maps linearly onto G_off..G_on, a sign device is at G_on
-  for a negative weight and G_off otherwise, and a differential pair holds |w| in the device of its sign and G_off in
-  the other. Load and averaging memristors sit in series with these currents and are not counted again.
+- crossbar read power: what the row drivers deliver to each tile, from hdl's electrical model of the tile (its
+  readout sets the column voltages), with every row driven at V_r / 2 (the mean of an input spread over 0..V_r);
+  a sign-crossbar tile is averaged over the reads of its columns and adds its sign column's read. Without a trained
+  run every device sits at the mean conductance (G_on + G_off) / 2 with the signs alternating row by row; with a
+  run (`--weights RUN`) the devices hold the run's conductances. Load and averaging memristors sit in series with
+  these currents and are not counted again.
 - dropout: a dropped neuron's switch turns off the circuits after it, i.e. the row circuits (crossbar switch,
   thresholding, sign switch) and the crossbar row of the next weighted layer that it feeds; the expected saving is
   rate x their power (bias rows never drop). A dropout after a network's last layer saves nothing on chip.
@@ -19,14 +20,13 @@ Stated assumptions (they go into the report):
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
-from amdcgan.errors import UserError
+from amdcgan.hdl.electrical import Cell, Conductances, Periphery, read_power_w, sign_read_power_w
 from amdcgan.hdl.graph import Counts, HardwareGraph
 from amdcgan.hdl.mapping import LayerPlan, TilePlan
-from amdcgan.hdl.spec import Architecture, Dropout, WeightEncoding
+from amdcgan.hdl.spec import Architecture, Dropout, Readout
 
 MW = 1e-3
 
@@ -40,28 +40,37 @@ def layer_key(layer: LayerPlan) -> str:
     return f"{layer.network}.{layer.name}"
 
 
-def _read_voltage_squared(architecture: Architecture) -> float:
-    return (architecture.device.v_read_v / 2) ** 2
+def nominal_conductances(layer: LayerPlan, architecture: Architecture) -> Conductances:
+    """A layer's devices when no trained run is given: the mean conductance, signs alternating row by row."""
+    cell = Cell.of(architecture.device, layer.encoding)
+    shape = (layer.weight_rows, layer.weight_columns)
+    main = np.full(shape, (cell.g_on + cell.g_off) / 2)
+    if cell.differential:
+        return Conductances(cell, main, main.copy())
+    return Conductances(cell, main, np.where(np.arange(shape[0])[:, None] % 2 == 0, 1.0, -1.0) * np.ones(shape))
 
 
-def _conductances(matrix: np.ndarray, layer: LayerPlan, architecture: Architecture) -> float:
-    """Sum of conductances of the layer's weight devices and sign devices holding `matrix`."""
-    g_on, g_off = architecture.device.g_on_s, architecture.device.g_off_s
-    largest = float(np.max(np.abs(matrix)))
-    magnitude = np.abs(matrix) / largest if largest > 0 else np.zeros_like(matrix)
-    weight_devices = float(np.sum(g_off + (g_on - g_off) * magnitude))
-    if layer.encoding is WeightEncoding.differential_pair:
-        return weight_devices + matrix.size * g_off  # the other device of each pair rests at G_off
-    negative = int(np.count_nonzero(matrix < 0))
-    return weight_devices + negative * g_on + (matrix.size - negative) * g_off
+def tile_read_power_w(tile: Conductances, readout: Readout, periphery: Periphery,
+                      rows_v: np.ndarray | None = None) -> dict[str, float]:
+    """A tile's read power: its main crossbar and (sign crossbar) its sign column, every row at V_r / 2 unless
+    `rows_v` says otherwise."""
+    rows_v = np.full(tile.rows, periphery.v_read / 2) if rows_v is None else rows_v
+    crossbar = float(read_power_w(rows_v, tile.main, tile.second, tile.cell, readout, periphery)[0])
+    sign = 0.0 if tile.cell.differential else sign_read_power_w(tile.second, tile.cell, periphery)
+    return {"crossbar": crossbar, "sign_crossbar": sign}
 
 
-def crossbar_read_power_w(layer: LayerPlan, architecture: Architecture, weights: np.ndarray | None) -> float:
-    if weights is None:
-        g_mean = (architecture.device.g_on_s + architecture.device.g_off_s) / 2
-        devices = sum(tile.crossbar_devices + tile.sign_devices for tile in layer.tiles)
-        return _read_voltage_squared(architecture) * g_mean * devices
-    return _read_voltage_squared(architecture) * _conductances(weights, layer, architecture)
+def crossbar_read_power_w(layer: LayerPlan, architecture: Architecture,
+                          conductances: Conductances | None) -> dict[str, float]:
+    """Read power of every tile of a layer, by memristor kind (crossbar, sign_crossbar)."""
+    conductances = conductances or nominal_conductances(layer, architecture)
+    periphery = Periphery.of(architecture)
+    total = {"crossbar": 0.0, "sign_crossbar": 0.0}
+    for tile in layer.tiles:
+        for kind, watts in tile_read_power_w(conductances.block(tile.rows, tile.columns), layer.readout,
+                                             periphery).items():
+            total[kind] += watts
+    return total
 
 
 def _row_circuit_power_w(layer: LayerPlan, architecture: Architecture) -> float:
@@ -81,16 +90,19 @@ def _dropout_rate(layer: LayerPlan, architecture: Architecture) -> float:
     return 1 - kept
 
 
-def _layer_power(layer: LayerPlan, hardware: HardwareGraph, weights: np.ndarray | None, network_cycles: int) -> dict:
+def _layer_power(layer: LayerPlan, hardware: HardwareGraph, conductances: Conductances | None,
+                 network_cycles: int) -> dict:
     architecture = hardware.plan.architecture
     static = static_power_w(hardware.counts(layer.network, layer.name), architecture)
     static_total = sum(static.values())
-    read = crossbar_read_power_w(layer, architecture, weights)
+    by_kind = crossbar_read_power_w(layer, architecture, conductances)
+    read = sum(by_kind.values())
     duty = layer.cycles_per_image / network_cycles
     return {
         "static_w": static,
         "static_total_w": static_total,
         "crossbar_read_w": read,
+        "read_w_by_memristor_kind": by_kind,
         "duty": duty,
         "all_on_w": static_total + read,
         "duty_cycled_w": (static_total + read) * duty,
@@ -135,53 +147,30 @@ def _sum(rows: list[dict]) -> dict:
         "static_w": static,
         "static_total_w": sum(row["static_total_w"] for row in rows),
         "crossbar_read_w": sum(row["crossbar_read_w"] for row in rows),
+        "read_w_by_memristor_kind": {kind: sum(row["read_w_by_memristor_kind"][kind] for row in rows)
+                                     for kind in ("crossbar", "sign_crossbar")},
         "all_on_w": sum(row["all_on_w"] for row in rows),
         "duty_cycled_w": sum(row["duty_cycled_w"] for row in rows),
     }
 
 
-def power_estimate(hardware: HardwareGraph, weights: dict[str, np.ndarray] | None = None) -> dict:
+def power_estimate(hardware: HardwareGraph, conductances: dict[str, Conductances] | None = None) -> dict:
     plan = hardware.plan
-    weights = weights or {}
+    conductances = conductances or {}
     layers = {
-        layer_key(layer): _layer_power(layer, hardware, weights.get(layer_key(layer)), network.cycles_per_image)
+        layer_key(layer): _layer_power(layer, hardware, conductances.get(layer_key(layer)), network.cycles_per_image)
         for network in plan.networks for layer in network.layers
     }
     networks = {
         network.name: _sum([layers[layer_key(layer)] for layer in network.layers]) for network in plan.networks
     }
     return {
-        "conductances": (f"from weights for {', '.join(sorted(weights))}, mean (G_on + G_off) / 2 elsewhere"
-                         if weights else "mean (G_on + G_off) / 2"),
-        "read_voltage_v": plan.architecture.device.v_read_v / 2,
+        "conductances": ("a trained run's" if conductances else
+                         "mean (G_on + G_off) / 2, signs alternating by row"),
+        "read_voltage_v": plan.architecture.read_voltage_v / 2,
         "layers": layers,
         "networks": networks,
         "total": _sum(list(networks.values())),
         "dropout": _dropout_savings(plan, layers),
         "assumptions": __doc__.split("Stated assumptions (they go into the report):\n", 1)[1].strip(),
     }
-
-
-def load_weights(path: str | Path, plan: TilePlan) -> dict[str, np.ndarray]:
-    """Weight matrices from an .npz file: one array per layer named NETWORK.LAYER, shaped (weight rows incl. the bias
-    row, columns) in the tile plan's row order; layers left out are estimated at the mean conductance."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: np.asarray(archive[name], dtype=float) for name in archive.files}
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: not a readable .npz file of arrays ({error})") from None
-    expected = {layer_key(layer): (layer.weight_rows, layer.weight_columns) for layer in plan.layers()}
-    for name, array in arrays.items():
-        if name not in expected:
-            raise UserError(f"{path}: array {name!r} names no layer; expected one of {', '.join(expected)}")
-        if array.shape != expected[name]:
-            raise UserError(
-                f"{path}: array {name!r} has shape {list(array.shape)}, expected {list(expected[name])} "
-                "(weight rows including the bias row, columns)"
-            )
-        if not np.all(np.isfinite(array)):
-            raise UserError(f"{path}: array {name!r} holds NaN or infinite values")
-    return arrays

@@ -11,7 +11,7 @@ every random draw (noise, epoch order, dropout switches, stochastic rounding, wr
 own random state in the order its lone run draws them; the in-situ device writes (the points' `WeightDevices`,
 whose level counts differ from point to point); and the evaluation, files and checkpoints of each epoch (the
 points' own `Run`s). A batched crossbar always computes tile by tile, where a lone run takes one whole-matrix product
-when no partial sum can reach a rail; both give the same values up to float rounding, so batched points agree with
+when its tiles' readout cannot clip; both give the same values up to float rounding, so batched points agree with
 lone runs to float tolerance, not bit for bit.
 """
 
@@ -127,20 +127,15 @@ class BatchedCrossbar(nn.Module):
         super().__init__()
         self.layers, self.randomness, self.points = layers, randomness, len(layers)  # a list: not submodules
         self.weight = nn.Parameter(torch.zeros(self.points * layers[0].weight.shape[0], layers[0].weight.shape[1]))
-        self._effective: torch.Tensor | None = None
 
     @property
     def template(self) -> CrossbarLayer:
         return self.layers[0]
 
     def matrices(self) -> torch.Tensor:
-        """(points, rows, columns): what each point's circuit computes with, gradients straight through."""
+        """(points, rows, columns): each point's effective matrix on its own devices, gradients to its weights."""
         weight = self.weight.view(self.points, *self.template.weight.shape)
-        if self.template.devices is None:
-            return weight
-        if self._effective is None:
-            self._effective = torch.stack([layer.devices.effective() for layer in self.layers]).detach()
-        return weight + (self._effective - weight).detach()
+        return torch.stack([layer.effective(weight[index]) for index, layer in enumerate(self.layers)])
 
     @torch.no_grad()
     def commit_updates(self) -> None:
@@ -151,29 +146,28 @@ class BatchedCrossbar(nn.Module):
             with self.randomness.point(index):
                 layer.commit_update()
             weights[index].copy_(layer.weight)
-        self._effective = None
-
-    def _clip(self, values: torch.Tensor) -> torch.Tensor:
-        return values.clamp(*self.template.clip) if self.template.clip else values
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.template.plan.type == "dense":
-            return self._dense(x, self.matrices())
-        return self._convolution(x, self.matrices())
+        """Every point's row splits as groups; each split's partial clipped where its readout clips, then summed."""
+        layer = self.template
+        rows = layer.drive(x)
+        partial = (self._dense(rows, self.matrices()) if layer.plan.type == "dense"
+                   else self._convolution(rows, self.matrices()))  # (batch, points, splits, columns, ...)
+        if layer.clips_per_tile:
+            partial = layer.tile_clip(partial)
+        out = layer.combine(partial.sum(2))
+        return out.flatten(1, 2)
 
     def _dense(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         batch, plan = x.shape[0], self.template.plan
         x = x.reshape(batch, self.points, -1)
         if plan.bias:
             x = torch.cat([x, x.new_ones(batch, self.points, 1)], 2)
-        if len(plan.row_splits) == 1:
-            return self._clip(torch.einsum("bpr,prc->bpc", x, weights)).reshape(batch, -1)
         rows = torch.cat([x, x.new_zeros(batch, self.points, 1)], 2)
         padded = torch.cat([weights, weights.new_zeros(self.points, 1, weights.shape[2])], 1)
         index = self.template.row_index
         grouped = rows[:, :, index].permute(1, 2, 0, 3)  # (points, splits, batch, rows per split)
-        partial = self._clip(grouped @ padded[:, index])
-        return self._clip(partial.sum(1)).transpose(0, 1).reshape(batch, -1)
+        return (grouped @ padded[:, index]).permute(2, 0, 1, 3)
 
     def _convolution(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         layer, plan = self.template, self.template.plan
@@ -188,10 +182,7 @@ class BatchedCrossbar(nn.Module):
         if plan.bias:
             bias = layer.bias_split[None, :, None] * weights[:, layer.inputs][:, None]  # (points, splits, columns)
             out = out + bias.reshape(1, -1, 1, 1)
-        if splits == 1:
-            return self._clip(out)
-        partial = self._clip(out.view(out.shape[0], points, splits, columns, *out.shape[2:]))
-        return self._clip(partial.sum(2)).flatten(1, 2)
+        return out.view(out.shape[0], points, splits, columns, *out.shape[2:])
 
 
 def _batched_stage(stages: list[nn.Module], randomness: PointRandomness) -> nn.Module:
@@ -236,7 +227,7 @@ class BatchedNetwork(nn.Module):
 
     def commit_updates(self) -> None:
         for stage in self.stages:
-            if isinstance(stage, BatchedCrossbar) and stage.template.devices is not None:
+            if isinstance(stage, BatchedCrossbar):
                 stage.commit_updates()
 
     def parameter_sources(self) -> list[tuple[nn.Parameter, list[nn.Parameter]]]:
@@ -305,7 +296,7 @@ class BatchedEpoch:
     def step(self, real: torch.Tensor) -> torch.Tensor:
         """One DCGAN step of every point (as `train.gan_step`); returns (points, 2) losses D, G."""
         optimiser_g, optimiser_d = self.optimisers
-        in_situ = self.runs[0].config.mode == "insitu"
+        in_situ = self.runs[0].config.mode != "float"  # on the circuit: each update is written to the devices
         fake = self.generator(self._noise(real.shape[0]))
         loss_d = (_per_point_loss(self.discriminator(real), 1.0, self.points)
                   + _per_point_loss(self.discriminator(fake.detach()), 0.0, self.points))

@@ -121,9 +121,9 @@ def register(app: typer.Typer) -> None:
         limit: int = COMMON["limit"],
         data: Optional[Path] = COMMON["data"],
         activation: Optional[list[str]] = COMMON["activation"],
-        from_float: Optional[Path] = typer.Option(
-            None, "--from-float", help="a finished float run: program its generator for each point instead of "
-                                       "training (ex-situ; seconds per point)"),
+        from_run: Optional[Path] = typer.Option(
+            None, "--from-run", help="a finished exsitu run (trained on ideal devices): program its generator for "
+                                     "each point instead of training (seconds per point)"),
         ray: Optional[str] = typer.Option(
             None, "--ray", metavar="ADDRESS", help="train the points as Ray tasks: 'local' starts Ray here for the "
             "sweep; an address (host:port, ray://host:port, auto) joins that cluster, whose nodes must all see the "
@@ -148,12 +148,12 @@ def register(app: typer.Typer) -> None:
         values = parse_values(parameter, text)
         config = _config(mode=mode, epochs=train_epochs, device=device, seed=seed, batch=batch, limit=limit or None,
                          data_dir=data, activation=activation)
-        if sum(option is not None for option in (from_float, ray)) + batched > 1:
-            raise UserError("choose at most one of --from-float, --ray and --batched")
-        if from_float is not None:
+        if sum(option is not None for option in (from_run, ray)) + batched > 1:
+            raise UserError("choose at most one of --from-run, --ray and --batched")
+        if from_run is not None:
             from amdcgan.gan.sweep import programming_sweep
 
-            summary = programming_sweep(load(arch), output, parameter, values, config, from_float)
+            summary = programming_sweep(load(arch), output, parameter, values, config, from_run)
         elif ray is not None:
             from amdcgan.gan.distributed import sweep_on_ray
 

@@ -35,7 +35,9 @@ class GanConfig(BaseModel):
     # Device model (None = the architecture's device file)
     levels: int | Literal["ideal"] | None = Field(default=None, description="resistive levels, 'ideal', or None")
     variability: float | None = Field(default=None, ge=0, le=1, description="device-to-device sigma (0.3 = 30%)")
-    variability_distribution: Literal["lognormal", "normal"] = "lognormal"
+    variability_distribution: Literal["lognormal", "normal"] | None = Field(
+        default=None, description="None = the device file's"
+    )
     write_noise: float | None = Field(default=None, ge=0, le=1, description="sigma as a fraction of one level step")
     weight_max: float = Field(default=0.1, gt=0, description="the weight that the largest conductance represents")
     max_steps_per_update: int = Field(default=16, ge=1, description="level steps one device may move per update")

@@ -1,117 +1,93 @@
-"""Weights held as memristor conductances: encoding, finite levels, variability, write noise and counted pulses.
+"""What training changes in the devices: levels, write offsets, the fixed variability factors, counted pulses.
 
-Scale (how numbers become conductances and volts):
-- An activation of 1 is `v_read` volts on a row; column readouts have the gain that keeps that scale, so a layer's
-  output of 1 is again `v_read` volts and the supply rails clip activations at vss/v_read and vdd/v_read.
-- Sign crossbar (Fig. 3): |w| = G * weight_max / G_on, the sign in a binary sign device. |w| therefore spans
-  [weight_max * G_off/G_on, weight_max]: the device cannot hold zero, as in the circuit.
-- Differential pair: w = (G+ - G-) * weight_max / (G_on - G_off); one device of the pair sits at G_off.
+The physics is hdl's electrical model (`amdcgan.hdl.electrical.Cell`): how weights map onto conductances in each
+encoding, the level grid, the variability and write-noise distributions, the pulses a change of conductance takes
+and their energy. This module keeps only the training state and the in-situ update rule.
 
-A device's state is its level coordinate x in [0, span] (span = levels - 1, or 1 for ideal levels) and its
-programmed conductance is G(x) = G_off + x (G_on - G_off) / span: with finite levels x is an integer, so every
-programmed conductance is one of the L allowed values. What the circuit sees is that conductance plus the offset
-of the last write (write noise, sigma a fraction of one level step), kept within [G_off, G_on], times the device's
-fixed device-to-device factor: lognormal exp(sigma z) with median 1 (or normal 1 + sigma z, floored at 0), drawn
-once from the run's seed.
+A device's state is its level coordinate (an integer 0..levels-1, or the state in [0, 1] for continuous devices);
+it reads `Cell.read_conductance(programmed, write offset, variability factor)`. The variability factor is drawn once
+from the run's seed; the write offset afresh at each write.
 
 In-situ updates: the optimiser proposes a weight; it is rounded (stochastically by default, so small updates move a
 device with the right probability) onto the weights the devices can hold, at most `max_steps` level steps per device
-per update. Each level step is one write pulse; with ideal levels any change is one pulse. Write energy per pulse is
-V_write^2 * G * t_write with G the conductance written; a sign device is counted at G_on.
+per update, and written as counted pulses. With the sign crossbar no magnitude below w_max g_off / g_on exists: a
+proposal inside that gap takes the sign with the probability that keeps its mean.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from amdcgan.hdl.electrical import Cell
 from amdcgan.hdl.spec import Memristor, WeightEncoding
 
 
 @dataclass(frozen=True)
 class DeviceModel:
-    g_on: float
-    g_off: float
-    levels: int | None
-    variability: float
-    distribution: str
-    write_noise: float
-    v_write: float
-    t_write: float
+    """The run's device (the architecture's, with the run's overrides) and its in-situ update rule."""
+
+    device: Memristor
     weight_max: float
     max_steps: int
     stochastic: bool
 
     @classmethod
     def from_memristor(cls, device: Memristor, config) -> "DeviceModel":
-        levels = device.levels if config.levels is None else (None if config.levels == "ideal" else config.levels)
-        return cls(
-            g_on=device.g_on_s, g_off=device.g_off_s, levels=levels,
-            variability=device.variability_sigma if config.variability is None else config.variability,
-            distribution=config.variability_distribution,
-            write_noise=device.write_noise_sigma if config.write_noise is None else config.write_noise,
-            v_write=device.v_write_v, t_write=device.t_write_s, weight_max=config.weight_max,
-            max_steps=config.max_steps_per_update, stochastic=config.stochastic_rounding,
-        )
+        overrides = {"variability_sigma": config.variability,
+                     "variability_distribution": config.variability_distribution,
+                     "write_noise_sigma": config.write_noise}
+        chosen = {key: value for key, value in overrides.items() if value is not None}
+        if config.levels is not None:
+            chosen["levels"] = None if config.levels == "ideal" else config.levels
+        return cls(device.model_copy(update=chosen), config.weight_max, config.max_steps_per_update,
+                   config.stochastic_rounding)
 
-    @property
-    def span(self) -> float:
-        return float(self.levels - 1) if self.levels else 1.0
+    def cell(self, encoding: WeightEncoding) -> Cell:
+        return Cell.of(self.device, encoding)
 
-    @property
-    def g_step(self) -> float:
-        return (self.g_on - self.g_off) / self.span
-
-    def allowed_conductances(self) -> torch.Tensor:
-        if not self.levels:
-            raise ValueError("ideal devices have no finite set of conductances")
-        return self.g_off + torch.arange(self.levels, dtype=torch.float64) * self.g_step
-
-    def conductance(self, level: torch.Tensor) -> torch.Tensor:
-        return self.g_off + level * self.g_step
+    def describe(self) -> dict:
+        return {**self.device.model_dump(mode="json"), "weight_max": self.weight_max,
+                "max_steps_per_update": self.max_steps, "stochastic_rounding": self.stochastic}
 
 
 class DeviceArray(nn.Module):
-    """One crossbar's devices (same shape as the weight matrix): level, write offset, fixed variability, pulses."""
+    """One crossbar's devices (the weight matrix's shape): level, write offset, variability factor, pulses."""
 
-    def __init__(self, model: DeviceModel, shape: tuple[int, ...], generator: torch.Generator):
+    def __init__(self, cell: Cell, shape: tuple[int, ...], generator: torch.Generator):
         super().__init__()
-        self.model = model
+        self.cell = cell
         self.register_buffer("level", torch.zeros(shape))
         self.register_buffer("write_offset", torch.zeros(shape))
-        self.register_buffer("variation", self._draw_variation(shape, generator))
+        self.register_buffer("variation", cell.variation(torch.randn(shape, generator=generator)))
         self.register_buffer("pulses", torch.zeros(shape, dtype=torch.int64))
         self.register_buffer("energy_j", torch.zeros((), dtype=torch.float64))
 
-    def _draw_variation(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-        sigma = self.model.variability
-        z = torch.randn(shape, generator=generator)
-        if self.model.distribution == "lognormal":
-            return torch.exp(sigma * z)
-        return (1 + sigma * z).clamp_min(0.0)
-
     def programmed(self) -> torch.Tensor:
-        return self.model.conductance(self.level)
+        return self.cell.conductance(self.level)
 
-    def effective(self) -> torch.Tensor:
-        g = (self.programmed() + self.write_offset).clamp(self.model.g_off, self.model.g_on)
-        return g * self.variation
+    def read(self) -> torch.Tensor:
+        """The conductance the circuit sees."""
+        return self.cell.read_conductance(self.programmed(), self.write_offset, self.variation)
 
     def write(self, new_level: torch.Tensor, count: bool = True) -> None:
         """Move every device to `new_level`, drawing fresh write noise for those that moved and counting pulses."""
+        before, after = self.programmed(), self.cell.conductance(new_level)
         moved = new_level != self.level
-        steps = (new_level - self.level).abs()
-        pulses = steps.round().long() if self.model.levels else moved.long()
-        if self.model.write_noise:
-            noise = torch.randn_like(self.level) * (self.model.write_noise * self.model.g_step)
-            self.write_offset = torch.where(moved, noise, self.write_offset)
+        if self.cell.write_noise:
+            self.write_offset = torch.where(moved, self.cell.write_offset(torch.randn_like(self.level)),
+                                            self.write_offset)
         self.level = new_level
         if count:
-            self.pulses += pulses
-            energy = (pulses * self.programmed()).sum(dtype=torch.float64)
-            self.energy_j += energy * self.model.v_write**2 * self.model.t_write
+            pulses = self.cell.pulses(before, after)
+            self.pulses += pulses.long()
+            self.energy_j += self.cell.write_energy_j(pulses, before, after).sum(dtype=torch.float64)
+
+    def disturb(self, state_change: torch.Tensor) -> None:
+        """Read disturb: a state change the reads caused, kept as an offset until the device is written again."""
+        self.write_offset = self.write_offset + state_change * self.cell.span
 
     def stats(self) -> dict:
         return _pulse_stats(self.pulses, self.energy_j)
@@ -127,103 +103,108 @@ def _pulse_stats(pulses: torch.Tensor, energy_j: torch.Tensor) -> dict:
     }
 
 
-def _round(values: torch.Tensor, model: DeviceModel) -> torch.Tensor:
-    if not model.levels:
+def _round(values: torch.Tensor, cell: Cell, stochastic: bool) -> torch.Tensor:
+    if not cell.levels:
         return values
-    if model.stochastic:
+    if stochastic:
         return torch.floor(values + torch.rand_like(values))
     return torch.round(values)
 
 
 class WeightDevices(nn.Module):
-    """A weight matrix on devices in one of the two encodings; see the module docstring for the scale."""
+    """A weight matrix on devices in one of the two encodings (see hdl.electrical for the mapping)."""
 
     def __init__(self, model: DeviceModel, encoding: WeightEncoding, shape: tuple[int, int],
                  generator: torch.Generator):
         super().__init__()
         self.model = model
-        self.differential = encoding is WeightEncoding.differential_pair
+        self.cell = model.cell(encoding)
+        self.differential = self.cell.differential
         if self.differential:
-            self.positive = DeviceArray(model, shape, generator)
-            self.negative = DeviceArray(model, shape, generator)
+            self.positive = DeviceArray(self.cell, shape, generator)
+            self.negative = DeviceArray(self.cell, shape, generator)
         else:
-            self.magnitude = DeviceArray(model, shape, generator)
+            self.magnitude = DeviceArray(self.cell, shape, generator)
             self.register_buffer("sign", torch.ones(shape))
             self.register_buffer("sign_pulses", torch.zeros(shape, dtype=torch.int64))
             self.register_buffer("sign_energy_j", torch.zeros((), dtype=torch.float64))
 
     # -- reading -------------------------------------------------------------------------------------------------
-    def _unit(self) -> float:
-        """Weight of one level step (differential) or of one `x + c` unit (sign crossbar)."""
-        m = self.model
-        return m.weight_max / m.span if self.differential else m.weight_max * m.g_step / m.g_on
+    def conductances(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(main, second) as the circuit sees them: (magnitudes, signs) or (G+, G-)."""
+        if self.differential:
+            return self.positive.read(), self.negative.read()
+        return self.magnitude.read(), self.sign
 
-    def _offset(self) -> float:
-        """Sign crossbar: G_off in level steps, the smallest magnitude the device holds."""
-        return self.model.g_off / self.model.g_step
+    def programmed_conductances(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.differential:
+            return self.positive.programmed(), self.negative.programmed()
+        return self.magnitude.programmed(), self.sign
 
     def nominal(self) -> torch.Tensor:
         """The weight the programmed levels stand for (no variability, no write noise)."""
-        if self.differential:
-            return (self.positive.level - self.negative.level) * self._unit()
-        return self.sign * (self.magnitude.level + self._offset()) * self._unit()
+        return self.cell.decode(*self.programmed_conductances()) * self.model.weight_max
 
-    def effective(self) -> torch.Tensor:
-        """The weight the circuit computes with."""
-        m = self.model
-        if self.differential:
-            return (self.positive.effective() - self.negative.effective()) * (m.weight_max / (m.g_on - m.g_off))
-        return self.sign * self.magnitude.effective() * (m.weight_max / m.g_on)
+    def _level_unit(self) -> float:
+        """The weight of one level step."""
+        full_scale = self.cell.span if self.differential else self.cell.g_on
+        return self.model.weight_max * self.cell.g_step / full_scale
 
-    def programmed_conductances(self) -> list[torch.Tensor]:
-        arrays = (self.positive, self.negative) if self.differential else (self.magnitude,)
-        return [array.programmed() for array in arrays]
+    def _level_offset(self) -> float:
+        """Sign crossbar: g_off in level steps, the smallest magnitude a device holds."""
+        return self.cell.g_off / self.cell.g_step
 
     # -- writing -------------------------------------------------------------------------------------------------
     def program(self, weights: torch.Tensor) -> dict:
-        """Program `weights` once from the reset state (every device at G_off, signs positive), nearest level.
+        """Program `weights` once from the reset state (every device at g_off, signs positive), nearest level.
 
         Returns the pulses this took; they are not added to the training counters."""
-        deterministic = replace(self.model, stochastic=False)
-        target = self._target_levels(weights.to(self.nominal().dtype), deterministic, cap=None)
         arrays = self._arrays()
         for array in arrays:
             array.level.zero_()
             array.write_offset.zero_()
+        if not self.differential:
+            self.sign.fill_(1.0)
+        target = self._target_levels(weights.to(self.nominal().dtype), stochastic=False, cap=None)
+        reset = [array.programmed() for array in arrays]
         self._write(target, count=False)
-        levels = target[: len(arrays)]  # the sign crossbar's target also carries the signs
-        pulses = sum(int(level.round().sum()) if self.model.levels else int((level != 0).sum()) for level in levels)
+        pulses = sum(int(self.cell.pulses(before, array.programmed()).sum()) for before, array in zip(reset, arrays))
         return {"devices": sum(array.level.numel() for array in arrays), "total_pulses": pulses}
 
     def update(self, proposed: torch.Tensor) -> None:
         """Turn the optimiser's proposed weights into counted write pulses (in-situ training)."""
-        self._write(self._target_levels(proposed, self.model, cap=self.model.max_steps), count=True)
+        self._write(self._target_levels(proposed, self.model.stochastic, cap=self.model.max_steps), count=True)
+
+    def disturb(self, row_state_change: torch.Tensor) -> None:
+        """Read disturb: a state change per row (every device of a row sees its row's read voltage)."""
+        for array in self._arrays():
+            array.disturb(row_state_change[:, None].expand_as(array.level))
 
     def _arrays(self) -> tuple[DeviceArray, ...]:
         return (self.positive, self.negative) if self.differential else (self.magnitude,)
 
-    def _target_levels(self, weights: torch.Tensor, model: DeviceModel, cap: int | None) -> tuple[torch.Tensor, ...]:
-        span, unit = model.span, self._unit()
+    def _target_levels(self, weights: torch.Tensor, stochastic: bool, cap: int | None) -> tuple[torch.Tensor, ...]:
+        cell, unit = self.cell, self._level_unit()
+        top = float(cell.levels - 1) if cell.levels else 1.0
+        target = weights / unit
         if self.differential:
             current = self.positive.level - self.negative.level
-            target = weights / unit
             if cap is not None:
                 target = torch.maximum(torch.minimum(target, current + cap), current - cap)
-            q = _round(target, model).clamp(-span, span)
+            q = _round(target, cell, stochastic).clamp(-top, top)
             return q.clamp_min(0), (-q).clamp_min(0)
-        offset = self._offset()
+        offset = self._level_offset()
         current = self.sign * (self.magnitude.level + offset)
-        target = weights / unit
         if cap is not None:
             target = torch.maximum(torch.minimum(target, current + cap), current - cap)
-        # Between -G_off and +G_off no magnitude fits: pick the sign with the probability that keeps the mean.
         in_gap = target.abs() < offset
-        if model.stochastic:
+        if stochastic:
             gap_sign = torch.where(torch.rand_like(target) < (target + offset) / (2 * offset), 1.0, -1.0)
         else:
             gap_sign = torch.where(target >= 0, 1.0, -1.0)
         sign = torch.where(in_gap, gap_sign, torch.where(target >= 0, 1.0, -1.0))
-        level = torch.where(in_gap, torch.zeros_like(target), _round(target.abs() - offset, model).clamp(0, span))
+        level = torch.where(in_gap, torch.zeros_like(target),
+                            _round(target.abs() - offset, cell, stochastic).clamp(0, top))
         return level, sign
 
     def _write(self, target: tuple[torch.Tensor, ...], count: bool) -> None:
@@ -234,10 +215,10 @@ class WeightDevices(nn.Module):
         level, sign = target
         self.magnitude.write(level, count)
         if count:
-            flips = (sign != self.sign).long()
-            self.sign_pulses += flips
-            per_flip = self.model.v_write**2 * self.model.g_on * self.model.t_write
-            self.sign_energy_j += flips.sum(dtype=torch.float64) * per_flip
+            before, after = self.cell.sign_conductance(self.sign), self.cell.sign_conductance(sign)
+            flips = self.cell.pulses(before, after)
+            self.sign_pulses += flips.long()
+            self.sign_energy_j += self.cell.write_energy_j(flips, before, after).sum(dtype=torch.float64)
         self.sign = sign
 
     def stats(self) -> dict:
@@ -256,4 +237,3 @@ def merge_stats(parts: list[dict]) -> dict:
         "mean_pulses_per_device": total / devices if devices else 0.0,
         "write_energy_j": sum(part["write_energy_j"] for part in parts),
     }
-

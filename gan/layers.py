@@ -2,11 +2,11 @@
 
 A weighted layer is its weight matrix as `plan_tiles` lays it out: rows (in_channel, ky, kx) flattened, the bias row
 last; a transposed convolution is held as its equivalent convolution kernel (the ConvTranspose kernel flipped and
-channel-transposed) applied to the zero-inserted input. The rows are cut as the plan's row splits. Each row-split
-tile produces partial column results that are clipped at the supply (the column readout cannot swing beyond it)
-before the summing amplifier adds them, and the sum is clipped again. Column splits need nothing extra: their
-columns are independent. All row splits run at once as one grouped convolution (or one batched matmul for dense
-layers): every split becomes a group holding the input channels its rows touch, with zero weights outside its rows.
+channel-transposed) applied to the zero-inserted input. The rows are cut as the plan's row splits, each a tile whose
+readout, clipping and summing amplifier are hdl's electrical model (`amdcgan.hdl.electrical`). Column splits need
+nothing extra: their columns are independent. Where a tile's readout clips, all row splits run at once as one grouped
+convolution (or one batched matmul for dense layers): every split becomes a group holding the input channels its
+rows touch, with zero weights outside its rows; elsewhere one whole-matrix product gives the same values.
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import numpy as np
+
 from amdcgan.errors import UserError
-from amdcgan.hdl.mapping import LayerPlan, NetworkPlan
+from amdcgan.hdl.electrical import Periphery, clip_outputs, effective_matrix, read_gains
+from amdcgan.hdl.mapping import LayerPlan, NetworkPlan, TilePlan
 from amdcgan.hdl.shapes import network_shapes
 from amdcgan.hdl.spec import Activation, Architecture, BatchNorm, Dropout, MeanPool, Reshape
 
@@ -63,22 +66,34 @@ def float_layer(plan: LayerPlan) -> nn.Module:
 
 
 class CrossbarLayer(nn.Module):
-    """One weighted layer as the plan's tiles. Without `devices` the weight parameter is used as is (ideal)."""
+    """One weighted layer as the plan's tiles, computing what hdl's electrical model says the circuit computes.
 
-    def __init__(self, plan: LayerPlan, devices: DeviceModel | None, clip: tuple[float, float] | None,
+    Signals are in units of the read voltage V_r (1 unit = V_r volts). The row drivers scale the input by
+    `read_gain` and limit it to +-V_r; the bias row is driven at V_r. Each row split is a tile: its columns read
+    through the layer's readout (`electrical.effective_matrix`: volts out per volt in, from the conductances and the
+    column sums of that tile's own rows) and clip where that readout clips; the row splits' partial results meet at
+    the summing amplifier. Gradients reach `weight` through the effective matrix of the continuous encoding, with the
+    devices' actual conductances (levels, variability, write noise) passed straight through.
+    """
+
+    def __init__(self, plan: LayerPlan, devices: DeviceModel, periphery: Periphery, read_gain: float,
                  generator: torch.Generator):
         super().__init__()
         self.plan = plan
-        self.clip = clip
+        self.periphery = periphery
+        self.read_gain = read_gain
+        self.v_read = periphery.v_read
         self.inputs = plan.weight_rows - int(plan.bias)
         self.weight = nn.Parameter(torch.zeros(plan.weight_rows, plan.weight_columns))
-        self.devices = WeightDevices(devices, plan.encoding, tuple(self.weight.shape), generator) if devices else None
-        self._effective: torch.Tensor | None = None
+        self.devices = WeightDevices(devices, plan.encoding, tuple(self.weight.shape), generator)
+        self.cell = self.devices.cell
+        self._read: tuple[torch.Tensor, torch.Tensor] | None = None
+        # Row splits clip one by one only where a tile's readout clips; otherwise one whole product is exact.
+        self.clips_per_tile = (len(plan.row_splits) > 1
+                               and periphery.output_clip(plan.encoding, plan.readout) is not None)
         self._build_split_index()
-        membership = torch.zeros(plan.weight_rows, len(plan.row_splits))
-        for split, (start, stop) in enumerate(plan.row_splits):
-            membership[start:stop, split] = 1
-        self.register_buffer("membership", membership, persistent=False)
+        self.register_buffer("read_counts", torch.zeros(3, dtype=torch.float64), persistent=False)
+        self.track_reads = False
 
     def _build_split_index(self) -> None:
         plan, n = self.plan, self.inputs
@@ -109,28 +124,46 @@ class CrossbarLayer(nn.Module):
         self.register_buffer("bias_split", bias_split, persistent=False)
         self.identity_channels = len(bodies) == 1 and width == in_channels
 
-    # -- weights -------------------------------------------------------------------------------------------------
+    # -- conductances and the effective matrix --------------------------------------------------------------------
+    def conductances(self, weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(main, second, signed) the circuit computes with: the devices' values, carrying the gradients of the
+        continuous encoding of `weight` (default: this layer's); `signed` is s G (sign crossbar) or G+ - G-."""
+        weight = self.weight if weight is None else weight
+        if self._read is None:  # devices change only when written, so their read-out is kept until then
+            parts = [part.to(weight.dtype).detach() for part in self.devices.conductances()]
+            self._read = (*parts, self.cell.signed(*parts))
+        read_main, read_second, read_signed = self._read
+        main, other = self.cell.continuous(weight / self.devices.model.weight_max)
+        main = main + (read_main - main).detach()
+        if self.cell.differential:
+            second = other + (read_second - other).detach()
+            return main, second, main - second
+        return main, read_second, other + (read_signed - other).detach()
+
+    def effective(self, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """(rows, columns): volts out per volt in, tile by tile (each row split with its own column sums)."""
+        main, second, signed = self.conductances(weight)
+        return torch.cat([effective_matrix(main[start:stop], second[start:stop], self.cell, self.plan.readout,
+                                           self.periphery, signed[start:stop])
+                          for start, stop in self.plan.row_splits])
+
     def matrix(self) -> torch.Tensor:
-        """The weights the circuit computes with; gradients reach `weight` straight through the devices."""
-        if self.devices is None:
-            return self.weight
-        if self._effective is None:  # devices change only when written, so their read-out is kept until then
-            self._effective = self.devices.effective().detach()
-        return self.weight + (self._effective - self.weight).detach()
+        return self.effective()
 
     def _load_from_state_dict(self, *args, **kwargs):
-        self._effective = None
+        self._read = None
         super()._load_from_state_dict(*args, **kwargs)
+
+    def _apply(self, fn, *args, **kwargs):
+        self._read = None
+        return super()._apply(fn, *args, **kwargs)
 
     @torch.no_grad()
     def program(self, weights: torch.Tensor) -> dict:
-        """Set the layer to `weights` (programming the devices once when there are devices)."""
-        if self.devices is None:
-            self.weight.copy_(weights)
-            return {"devices": 0, "total_pulses": 0}
+        """Program the devices once with `weights`; `weight` becomes what they hold."""
         pulses = self.devices.program(weights.to(self.weight))
         self.weight.copy_(self.devices.nominal())
-        self._effective = None
+        self._read = None
         return pulses
 
     @torch.no_grad()
@@ -138,54 +171,52 @@ class CrossbarLayer(nn.Module):
         """In-situ: the optimiser has moved `weight`; write it to the devices as pulses, then read back."""
         self.devices.update(self.weight.detach())
         self.weight.copy_(self.devices.nominal())
-        self._effective = None
+        self._read = None
 
     # -- forward -------------------------------------------------------------------------------------------------
-    def _clip(self, values: torch.Tensor) -> torch.Tensor:
-        return values.clamp(*self.clip) if self.clip else values
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = self.matrix()
-        if len(self.plan.row_splits) > 1 and not self._partials_may_clip(x, weights):
-            return self._clip(self._whole(x, weights))
-        return self.split_forward(x, weights)
-
-    def split_forward(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        """Tile by tile: every row split's partial result clipped, then summed and clipped again."""
-        weights = self.matrix() if weights is None else weights
-        if self.plan.type == "dense":
-            return self._dense(x, weights)
-        padded = torch.cat([weights[: self.inputs], weights.new_zeros(1, weights.shape[1])])
-        return self._convolution(x, padded, weights[self.inputs] if self.plan.bias else None)
+    def drive(self, x: torch.Tensor) -> torch.Tensor:
+        """Row inputs (units) as the row drivers apply them."""
+        rows = self.periphery.drive_rows(x * self.v_read, self.read_gain) / self.v_read
+        if self.track_reads:
+            self._count_reads(x)
+        return rows
 
     @torch.no_grad()
-    def _partials_may_clip(self, x: torch.Tensor, weights: torch.Tensor) -> bool:
-        """Whether any row-split partial sum can reach a rail, by Cauchy-Schwarz: |x_k . w_k| <= |x_k| |w_k|.
+    def _count_reads(self, x: torch.Tensor) -> None:
+        """Row inputs seen, inputs the driver's limit cut, and reads that would reach the device threshold."""
+        volts = (x * self.v_read * self.read_gain).abs()
+        limited = (volts > self.v_read).sum()
+        over = (volts.clamp_max(self.v_read) >= self.cell.v_threshold).sum()
+        self.read_counts += torch.stack([torch.tensor(float(x.numel()), device=x.device), limited, over]).double()
 
-        When none can, clipping the partials changes nothing, so one whole-matrix product gives the same values and
-        gradients as the split circuit, much faster."""
-        if not self.clip:
-            return False
-        column_norms = (weights.square().t() @ self.membership).sqrt().amax(0)  # (splits,)
-        squares = x.square()
+    def tile_clip(self, values: torch.Tensor) -> torch.Tensor:
+        """A tile's column outputs (units) clipped where its readout clips."""
+        return clip_outputs(values * self.v_read, self.cell, self.plan.readout, self.periphery) / self.v_read
+
+    def combine(self, total: torch.Tensor) -> torch.Tensor:
+        """The layer's output from the sum of its row splits' (clipped) partial results."""
+        if len(self.plan.row_splits) == 1:
+            return self.tile_clip(total)
+        return self.periphery.sum_partials(total * self.v_read) / self.v_read
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows, matrix = self.drive(x), self.matrix()
+        if not self.clips_per_tile:
+            return self.combine(self._whole(rows, matrix))
+        return self.combine(self.tile_clip(self.partials(rows, matrix)).sum(1))
+
+    def partials(self, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+        """Every row split's partial result, (batch, splits, columns[, height, width])."""
         if self.plan.type == "dense":
-            rows = squares.flatten(1)
-            if self.plan.bias:
-                rows = torch.cat([rows, rows.new_ones(rows.shape[0], 1)], 1)
-            input_norms = (rows @ self.membership).sqrt()  # (batch, splits)
-        else:
-            input_norms = self._whole(squares, self.membership, bias=False).sqrt()  # (batch, splits, h, w)
-            if self.plan.bias:
-                input_norms = (input_norms.square() + self.membership[self.inputs].view(1, -1, 1, 1)).sqrt()
-            input_norms = input_norms.flatten(2).amax(2)
-        bound = (input_norms * column_norms).amax()
-        return bool(bound >= min(-self.clip[0], self.clip[1]))
+            return self._dense_partials(x, matrix)
+        padded = torch.cat([matrix[: self.inputs], matrix.new_zeros(1, matrix.shape[1])])
+        return self._convolution_partials(x, padded, matrix[self.inputs] if self.plan.bias else None)
 
-    def _whole(self, x: torch.Tensor, matrix: torch.Tensor, bias: bool = True) -> torch.Tensor:
-        """The product with the whole (unsplit) matrix, as the float layer computes it."""
+    def _whole(self, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+        """The product with the whole (unsplit) matrix; the bias row's input is 1 unit."""
         plan, columns, k = self.plan, matrix.shape[1], self.plan.kernel
         body = matrix[: self.inputs]
-        bias_row = matrix[self.inputs] if plan.bias and bias else None
+        bias_row = matrix[self.inputs] if plan.bias else None
         if plan.type == "dense":
             out = x.flatten(1) @ body
             return out + bias_row if bias_row is not None else out
@@ -195,29 +226,23 @@ class CrossbarLayer(nn.Module):
         return F.conv_transpose2d(x, kernel.flip(-1, -2).transpose(0, 1), bias_row, stride=plan.stride,
                                   padding=plan.padding, output_padding=plan.output_padding)
 
-    def _dense(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def _dense_partials(self, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
         if self.plan.bias:
             x = torch.cat([x, x.new_ones(x.shape[0], 1)], 1)
-        if len(self.plan.row_splits) == 1:
-            return self._clip(x @ weights)
         rows = torch.cat([x, x.new_zeros(x.shape[0], 1)], 1)
-        padded = torch.cat([weights, weights.new_zeros(1, weights.shape[1])])
+        padded = torch.cat([matrix, matrix.new_zeros(1, matrix.shape[1])])
         grouped = rows[:, self.row_index].transpose(0, 1)  # (splits, batch, rows per split)
-        partial = self._clip(torch.bmm(grouped, padded[self.row_index]))
-        return self._clip(partial.sum(0))
+        return torch.bmm(grouped, padded[self.row_index]).transpose(0, 1)
 
-    def _convolution(self, x: torch.Tensor, padded: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def _convolution_partials(self, x: torch.Tensor, padded: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         plan, splits, columns, k = self.plan, len(self.plan.row_splits), self.plan.weight_columns, self.plan.kernel
         kernel = padded[self.row_index].permute(0, 2, 1).reshape(splits * columns, self.group_width, k, k)
         grouped = x if self.identity_channels else x[:, self.channel_index]
         out = grouped_convolution(grouped, kernel, plan, splits, self.group_width)
         if bias is not None:
             out = out + (self.bias_split[:, None] * bias[None]).reshape(1, -1, 1, 1)
-        if splits == 1:
-            return self._clip(out)
-        partial = self._clip(out.view(out.shape[0], splits, columns, *out.shape[2:]))
-        return self._clip(partial.sum(1))
+        return out.view(out.shape[0], splits, columns, *out.shape[2:])
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -250,23 +275,42 @@ def read_activation_table(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     if len(points) < 2:
         raise UserError(f"{path}: an activation table needs at least two points")
     v_in, v_out = zip(*points)
-    return torch.tensor(v_in), torch.tensor(v_out)
+    if len(set(v_in)) != len(v_in):
+        raise UserError(f"{path}: an activation table needs distinct v_in values")
+    return torch.tensor(v_in, dtype=torch.float64), torch.tensor(v_out, dtype=torch.float64)
 
 
 class TableActivation(nn.Module):
-    """A circuit's measured transfer curve in volts, linearly interpolated and flat beyond its ends."""
+    """A circuit's measured transfer curve in volts, linearly interpolated and flat beyond its ends.
+
+    The curve is resampled once onto a uniform grid as fine as its closest points, so a value's segment is found by
+    arithmetic instead of a search (the curves SPICE writes are uniform already, and then nothing changes)."""
 
     def __init__(self, v_in: torch.Tensor, v_out: torch.Tensor, v_read: float):
         super().__init__()
-        self.v_read = v_read
-        self.register_buffer("v_in", v_in.float())
-        self.register_buffer("v_out", v_out.float())
+        v_in, v_out = v_in.double(), v_out.double()
+        segments = int(min(65536, round(float(v_in[-1] - v_in[0]) / float((v_in[1:] - v_in[:-1]).min()))))
+        grid = torch.linspace(float(v_in[0]), float(v_in[-1]), segments + 1, dtype=torch.float64)
+        values = torch.from_numpy(np.interp(grid.numpy(), v_in.numpy(), v_out.numpy()))
+        self.v_read, self.start, self.step, self.segments = v_read, float(grid[0]), float(grid[1] - grid[0]), segments
+        self.register_buffer("values", values.float())
+        self.register_buffer("slopes", ((values[1:] - values[:-1]) / self.step).float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        volts = (x * self.v_read).clamp(self.v_in[0], self.v_in[-1])
-        right = torch.searchsorted(self.v_in, volts.detach().contiguous()).clamp(1, len(self.v_in) - 1)
-        x0, x1, y0, y1 = self.v_in[right - 1], self.v_in[right], self.v_out[right - 1], self.v_out[right]
-        return (y0 + (volts - x0) * (y1 - y0) / (x1 - x0)) / self.v_read
+        position = ((x * self.v_read - self.start) / self.step).clamp(0, self.segments)
+        index = position.detach().floor().long().clamp_max(self.segments - 1)
+        return (self.values[index] + (position - index) * self.step * self.slopes[index]) / self.v_read
+
+
+class CircuitActivation(nn.Module):
+    """An activation circuit's behavioural transfer (hdl's electrical model), on signals in units of V_r."""
+
+    def __init__(self, function: str, periphery: Periphery):
+        super().__init__()
+        self.function, self.periphery, self.v_read = function, periphery, periphery.v_read
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.periphery.activation(x * self.v_read, self.function) / self.v_read
 
 
 class Clip(nn.Module):
@@ -300,7 +344,7 @@ class View(nn.Module):
         return x.reshape(x.shape[0], *self.shape)
 
 
-def _ideal_activation(function: str) -> nn.Module:
+def _float_activation(function: str) -> nn.Module:
     return nn.Tanh() if function == "tanh" else nn.ReLU() if function in ("relu", "relu_switch") else nn.Identity()
 
 
@@ -334,27 +378,53 @@ class Network(nn.Module):
     @torch.no_grad()
     def commit_updates(self) -> None:
         for layer in self.crossbars().values():
-            if layer.devices is not None:
-                layer.commit_update()
+            layer.commit_update()
+
+    def track_reads(self, on: bool) -> None:
+        """Count row inputs, limited inputs and over-threshold reads in every crossbar (see `read_statistics`)."""
+        for layer in self.crossbars().values():
+            layer.track_reads = on
+
+    def read_statistics(self) -> dict[str, dict]:
+        """Per crossbar layer: row inputs seen while tracking, the fraction the drivers' limit cut, and the fraction
+        of reads at or above the device threshold (0 by design when the read voltage is below it)."""
+        stats = {}
+        for name, layer in self.crossbars().items():
+            seen, limited, over = (float(value) for value in layer.read_counts)
+            stats[name] = {"row_inputs": int(seen), "read_gain": layer.read_gain,
+                           "limited_fraction": limited / seen if seen else 0.0,
+                           "above_threshold_fraction": over / seen if seen else 0.0}
+        return stats
 
 
 def supply_clip(architecture: Architecture, clip: bool) -> tuple[float, float] | None:
-    """The rails in activation units (1 unit = v_read volts)."""
+    """The rails in signal units (1 unit = V_r volts)."""
     if not clip:
         return None
-    v_read = architecture.device.v_read_v
+    v_read = architecture.read_voltage_v
     return architecture.technology.vss_v / v_read, architecture.technology.vdd_v / v_read
+
+
+def ideal_device_model(architecture: Architecture) -> DeviceModel:
+    """Continuous devices with no variability or write noise: the circuit with perfect devices."""
+    device = architecture.device.model_copy(update={"levels": None, "variability_sigma": 0.0,
+                                                     "write_noise_sigma": 0.0})
+    return DeviceModel(device, weight_max=0.1, max_steps=1 << 30, stochastic=False)
 
 
 def build_network(architecture: Architecture, plan: NetworkPlan, *, tile: bool, devices: DeviceModel | None = None,
                   clip: bool = True, activation_tables: dict[str, Path] | None = None,
                   generator: torch.Generator | None = None) -> Network:
-    """The tile model (`tile=True`: crossbars, devices, rails, circuit curves) or the plain float model."""
+    """The tile model (`tile=True`: crossbars on devices, the periphery's circuits and rails) or the float model.
+
+    Tile activations are the circuits' transfers: a characterised table where given, else hdl's behavioural model."""
     spec = architecture.networks()[plan.name]
     rails = supply_clip(architecture, clip) if tile else None
     plans = {layer.name: layer for layer in plan.layers}
     tables = {name: read_activation_table(path) for name, path in (activation_tables or {}).items()} if tile else {}
-    v_read = architecture.device.v_read_v
+    periphery = Periphery.of(architecture)
+    gains = read_gains(architecture, TilePlan(architecture, (plan,))) if tile else {}
+    devices = devices or (ideal_device_model(architecture) if tile else None)
     generator = generator or torch.Generator().manual_seed(0)
     stages: list[tuple[str, nn.Module]] = []
     for shape in network_shapes(spec):
@@ -362,14 +432,19 @@ def build_network(architecture: Architecture, plan: NetworkPlan, *, tile: bool, 
         if shape.name in plans:
             layer_plan = plans[shape.name]
             if tile:
-                modules.append(CrossbarLayer(layer_plan, devices, rails, generator))
+                modules.append(CrossbarLayer(layer_plan, devices, periphery, gains[f"{plan.name}.{shape.name}"],
+                                             generator))
             else:
                 modules += ([nn.Flatten()] if len(shape.input) > 1 and layer_plan.type == "dense" else [])
                 modules.append(float_layer(layer_plan))
         elif isinstance(layer, Activation):
             function = layer.function
-            table = tables.get(function)
-            modules.append(TableActivation(*table, v_read) if table else _ideal_activation(function))
+            if not tile:
+                modules.append(_float_activation(function))
+            elif function in tables:
+                modules.append(TableActivation(*tables[function], periphery.v_read))
+            else:
+                modules.append(CircuitActivation(function, periphery))
             if rails:
                 modules.append(Clip(*rails))
         elif isinstance(layer, BatchNorm):
@@ -414,14 +489,17 @@ def initialise(network: Network, generator: torch.Generator) -> dict:
 
 @torch.no_grad()
 def transfer(float_network: Network, tile_network: Network) -> dict:
-    """Ex-situ: program the tile network's devices once with the float network's trained weights; copy the rest.
+    """Ex-situ: program the tile network's devices once with another network's trained weights (an ideal-device
+    tile network, or a float one); copy the rest.
 
     Returns the programming pulses by layer."""
     programming = {}
     float_stages = dict(zip(float_network.names, float_network.stages))
     for name, tile_stage in zip(tile_network.names, tile_network.stages):
         if isinstance(tile_stage, CrossbarLayer):
-            programming[name] = tile_stage.program(weight_matrix(float_stages[name]))
+            source = float_stages[name]
+            weights = source.weight.detach() if isinstance(source, CrossbarLayer) else weight_matrix(source)
+            programming[name] = tile_stage.program(weights)
         elif isinstance(tile_stage, (nn.BatchNorm1d, nn.BatchNorm2d)):
             tile_stage.load_state_dict(float_stages[name].state_dict())
     return programming

@@ -147,13 +147,14 @@ def write_sweep(architecture: Architecture, out_dir: Path, parameter: str, value
 
 
 def programming_sweep(architecture: Architecture, out_dir: str | Path, parameter: str, values: list,
-                      config: GanConfig, float_run: str | Path) -> dict:
-    """Ex-situ sweep: the generator of a finished float run, programmed once into devices for each value.
+                      config: GanConfig, trained_run: str | Path) -> dict:
+    """Ex-situ sweep: the generator of a finished ex-situ run (trained on the circuit with ideal devices),
+    programmed once into the devices of each value.
 
-    Training is done once, in float; each point only programs, samples and scores, so a sweep of many device
-    settings costs seconds. Each point also gives the RMS pixel difference between its images and the float
-    generator's on the same noise (`rms_to_float`, images in [-1, 1]). It answers "how much do these devices spoil a trained generator", which in-situ sweeps
-    (`sweep`) answer for training on the devices themselves."""
+    Training is done once; each point only programs, samples and scores, so a sweep of many device settings costs
+    seconds. Each point also gives the RMS pixel difference between its images and the ideal-device generator's on
+    the same noise (`rms_to_ideal`, images in [-1, 1]). It answers "how much do these devices spoil a trained
+    generator", which in-situ sweeps (`sweep`) answer for training on the devices themselves."""
     from .devices import DeviceModel
     from .layers import build_network, transfer
     from .quality import QualityScorer
@@ -163,14 +164,14 @@ def programming_sweep(architecture: Architecture, out_dir: str | Path, parameter
         raise UserError("a programming sweep varies the devices: choose --variability or --levels")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    float_generator, trained = load_generator(architecture, Path(float_run))
+    ideal_generator, trained = load_generator(architecture, Path(trained_run))
     noise = sample_noise(trained, architecture)
     scorer = QualityScorer(device="cpu")
     plan_generator = plan_tiles(architecture).network("generator")
     points, rows = [], []
     with torch.no_grad():
-        float_images = float_generator.eval()(noise)
-        baseline = {**{key: value for key, value in scorer.score(float_images).items() if key != "class_histogram"},
+        ideal_images = ideal_generator.eval()(noise)
+        baseline = {**{key: value for key, value in scorer.score(ideal_images).items() if key != "class_histogram"},
                     "untrained_fid": None}
         for value in values:
             point = trained.replace(mode="exsitu", **{parameter: value})
@@ -178,12 +179,12 @@ def programming_sweep(architecture: Architecture, out_dir: str | Path, parameter
             hardware = build_network(architecture, plan_generator, tile=True, devices=devices, clip=point.clip,
                                      activation_tables=point.activation_tables,
                                      generator=torch.Generator().manual_seed(point.seed + 1))
-            transfer(float_generator, hardware)
+            transfer(ideal_generator, hardware)
             images = hardware.eval()(noise)
             quality = scorer.score(images)
             points.append({"value": value, **{key: quality[key] for key in ("fid", "classes", "confidence")},
                            "untrained_fid": None,
-                           "rms_to_float": float((images - float_images).pow(2).mean().sqrt())})
+                           "rms_to_ideal": float((images - ideal_images).pow(2).mean().sqrt())})
             rows.append((_label(parameter, value), images))
-    title = f"{architecture.name}: float-trained generator programmed ex-situ, by {parameter}"
+    title = f"{architecture.name}: ex-situ, a generator trained on ideal devices programmed, by {parameter}"
     return write_sweep(architecture, out_dir, parameter, values, trained, points, rows, baseline, title)

@@ -73,22 +73,25 @@ class Models:
 
 
 def build_models(architecture: Architecture, config: GanConfig, device: torch.device) -> Models:
+    """The networks a mode trains: float (plain PyTorch), in-situ (the circuit on the run's devices, every update
+    written as pulses) or ex-situ (the circuit on ideal devices, programmed once into the run's devices to score)."""
     plan = plan_tiles(architecture)
     variability = torch.Generator().manual_seed(config.seed + 1)  # device-to-device deviations: fixed per run
     init = torch.Generator().manual_seed(config.seed + 2)
     device_model = None if config.mode == "float" else DeviceModel.from_memristor(architecture.device, config)
-    if device_model and device_model.write_noise and not device_model.levels:
+    if device_model and device_model.device.write_noise_sigma and not device_model.device.levels:
         raise UserError("write noise is a fraction of one level step: give a number of levels, not 'ideal'")
-    in_situ = config.mode == "insitu"
+    tile = config.mode != "float"
+    training_devices = device_model if config.mode == "insitu" else None  # ex-situ trains on ideal devices
     networks = {}
     for name in ("generator", "discriminator"):
         networks[name] = build_network(
-            architecture, plan.network(name), tile=in_situ, devices=device_model if in_situ else None,
+            architecture, plan.network(name), tile=tile, devices=training_devices,
             clip=config.clip, activation_tables=config.activation_tables, generator=variability,
         )
     programming = {name: initialise(network, init) for name, network in networks.items()}
     models = Models(networks["generator"], networks["discriminator"], device_model,
-                    programming=programming if in_situ else {})
+                    programming=programming if config.mode == "insitu" else {})
     if config.mode == "exsitu":
         models.hardware_generator = build_network(
             architecture, plan.network("generator"), tile=True, devices=device_model, clip=config.clip,
@@ -100,8 +103,9 @@ def build_models(architecture: Architecture, config: GanConfig, device: torch.de
     return models
 
 
-def gan_step(models: Models, optimisers: tuple, real: torch.Tensor, noise_dim: int, in_situ: bool) -> dict:
-    """One DCGAN step: the discriminator on real and fake, then the generator; in-situ each update is written."""
+def gan_step(models: Models, optimisers: tuple, real: torch.Tensor, noise_dim: int, on_circuit: bool) -> dict:
+    """One DCGAN step: the discriminator on real and fake, then the generator; on the circuit (in-situ, or ex-situ's
+    ideal devices) each update is written to the devices."""
     generator, discriminator = models.generator, models.discriminator
     optimiser_g, optimiser_d = optimisers
     batch = real.shape[0]
@@ -112,13 +116,13 @@ def gan_step(models: Models, optimisers: tuple, real: torch.Tensor, noise_dim: i
     optimiser_d.zero_grad(set_to_none=True)
     loss_d.backward()
     optimiser_d.step()
-    if in_situ:
+    if on_circuit:
         discriminator.commit_updates()
     loss_g = F.binary_cross_entropy_with_logits(discriminator(fake).view(-1), ones)
     optimiser_g.zero_grad(set_to_none=True)
     loss_g.backward()
     optimiser_g.step()
-    if in_situ:
+    if on_circuit:
         generator.commit_updates()
     return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach())}
 
@@ -127,11 +131,11 @@ def update_statistics(models: Models, config: GanConfig, rounds: int, images: in
     """Per layer and per network: write pulses counted in training, and the one-time programming pulses."""
     stats: dict = {"mode": config.mode, "update_rounds": rounds, "images_seen": images, "networks": {}}
     if models.device_model:
-        stats["device"] = {key: value for key, value in models.device_model.__dict__.items()}
+        stats["device"] = models.device_model.describe()
     networks = {"generator": models.generator, "discriminator": models.discriminator}
     for name, network in networks.items():
         layers = {layer_name: layer.devices.stats() for layer_name, layer in network.crossbars().items()
-                  if layer.devices is not None}
+                  if config.mode == "insitu"}
         entry: dict = {"layers": layers}
         if layers:
             entry["crossbar"] = merge_stats([layer["crossbar"] for layer in layers.values()])
@@ -179,6 +183,7 @@ class Run:
                            torch.optim.Adam(self.models.discriminator.parameters(), lr=config.lr, betas=betas))
         self.epoch, self.rounds, self.metrics = 0, 0, []
         self.scorer = None
+        self.read_stats: dict = {}
 
     # -- checkpoint ----------------------------------------------------------------------------------------------
     def state(self) -> dict:
@@ -238,6 +243,8 @@ class Run:
             generator = self.models.hardware_generator
         images = self.samples(generator)
         row.update(self._score(images))
+        if self.config.mode != "float":
+            self.read_stats = self.measure_reads(generator, images)
         title = f"{self.architecture.name} {self.config.mode}, epoch {self.epoch}"
         if "fid" in row:
             title += f": FID {row['fid']:.1f}, {row['classes']} classes"
@@ -245,6 +252,39 @@ class Run:
         if self.epoch in self.config.snapshot_epochs or self.epoch == self.config.epochs:
             torch.save(images, self.out_dir / f"samples_epoch{self.epoch:03d}.pt")
         return row
+
+    @torch.no_grad()
+    def measure_reads(self, generator: Network, fakes: torch.Tensor) -> dict:
+        """Row inputs of every crossbar on the evaluation batch (the generator on the fixed noise, the discriminator
+        on as many real and generated images): how many the row drivers limit, how many reach the threshold."""
+        discriminator = self.models.discriminator
+        real = self.images[: len(fakes)].to(self.device)
+        for network in (generator, discriminator):
+            network.eval()
+            network.track_reads(True)
+            for layer in network.crossbars().values():
+                layer.read_counts.zero_()
+        generator(self.fixed_noise)
+        discriminator(real)
+        discriminator(fakes.to(self.device))
+        stats = {"generator": generator.read_statistics(), "discriminator": discriminator.read_statistics()}
+        for network in (generator, discriminator):
+            network.track_reads(False)
+            network.train()
+        return stats
+
+    def hardware_conductances(self) -> dict:
+        """The conductances of the circuit the run ends with, 'network.layer' -> electrical.Conductances."""
+        from amdcgan.hdl.electrical import Conductances
+
+        networks = {"generator": self.models.hardware_generator or self.models.generator,
+                    "discriminator": self.models.discriminator}
+        layers = {}
+        for name, network in networks.items():
+            for layer_name, layer in network.crossbars().items():
+                main, second = (part.detach().double().cpu().numpy() for part in layer.devices.conductances())
+                layers[f"{name}.{layer_name}"] = Conductances(layer.cell, main, second)
+        return layers
 
     # -- files ---------------------------------------------------------------------------------------------------
     def write_metrics(self) -> None:
@@ -266,11 +306,11 @@ class Run:
 
     def train_epoch(self) -> dict:
         order = torch.randperm(len(self.images))
-        batch, in_situ = self.config.batch, self.config.mode == "insitu"
+        batch, on_circuit = self.config.batch, self.config.mode != "float"
         losses = []
         for index in range(self.batches_per_epoch()):
             real = self.images[order[index * batch: (index + 1) * batch]].to(self.device)
-            losses.append(gan_step(self.models, self.optimisers, real, self.noise_dim, in_situ))
+            losses.append(gan_step(self.models, self.optimisers, real, self.noise_dim, on_circuit))
             self.rounds += 1
             self.progress({"event": "step", "epoch": self.epoch + 1, **losses[-1]})
         return {key: float(np.mean([loss[key] for loss in losses])) for key in losses[0]}
@@ -297,6 +337,12 @@ class Run:
         self.metrics.append({**self.evaluate(), **losses})
         self.write_metrics()
         write_json_atomic(self.out_dir / "update_stats.json", self.update_stats())
+        if self.config.mode != "float":
+            from amdcgan.hdl.electrical import RUN_CONDUCTANCES, save_run_conductances
+
+            write_json_atomic(self.out_dir / "read_stats.json", self.read_stats)
+            write_bytes_atomic(self.out_dir / RUN_CONDUCTANCES,
+                               save_run_conductances(self.out_dir, self.hardware_conductances(), self.config.weight_max))
         self.save_checkpoint()
         self.progress({"event": "epoch", "epoch": self.epoch, "metrics": self.metrics[-1]})
 
@@ -317,7 +363,7 @@ class Run:
             "architecture": self.architecture.name, "mode": self.config.mode,
             "config": self.config.model_dump(mode="json"), "epochs": self.epoch,
             "final": self.metrics[-1], "untrained": self.metrics[0], "metrics": self.metrics,
-            "update_stats": stats, "run_stats": run_stats,
+            "update_stats": stats, "run_stats": run_stats, "read_stats": self.read_stats,
             "hardware": {"tiles": len(plan.tiles()), "weights": sum(layer.weights for layer in plan.layers()),
                          "memristors": sum(layer.memristors for layer in plan.layers()),
                          "cycles_per_image": {network.name: network.cycles_per_image for network in plan.networks}},
@@ -351,7 +397,7 @@ def sample_noise(config: GanConfig, architecture: Architecture) -> torch.Tensor:
 
 
 def load_generator(architecture: Architecture, run_dir: Path) -> tuple[Network, GanConfig]:
-    """The float generator of a finished float run, and that run's config."""
+    """The generator an ex-situ run trained on the circuit with ideal devices, and that run's config."""
     import json
 
     from .config import make_config
@@ -360,9 +406,11 @@ def load_generator(architecture: Architecture, run_dir: Path) -> tuple[Network, 
     if not checkpoint.exists():
         raise UserError(f"{run_dir}: no training run there (no {CHECKPOINT})")
     config = make_config(**json.loads((run_dir / "config.json").read_text()))
-    if config.mode != "float":
-        raise UserError(f"{run_dir}: a programming sweep needs a float run, this one is {config.mode}")
-    generator = build_network(architecture, plan_tiles(architecture).network("generator"), tile=False,
+    if config.mode != "exsitu":
+        raise UserError(f"{run_dir}: programming needs an exsitu run (trained on the circuit with ideal devices); "
+                        f"this one is {config.mode}" + (": a float network's weights do not fit the circuit's "
+                                                        "readouts" if config.mode == "float" else ""))
+    generator = build_network(architecture, plan_tiles(architecture).network("generator"), tile=True,
                               clip=config.clip, activation_tables=config.activation_tables)
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     generator.load_state_dict(state["generator"])

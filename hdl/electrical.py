@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .spec import Architecture, Memristor, Readout, WeightEncoding
+from .spec import Activation, Architecture, BatchNorm, Memristor, Readout, WeightEncoding
 
 PAPER_LEVELS = 128  # the paper's levels: the write rate of a device that states none moves one of them per pulse
 NORMAL_FLOOR = 0.01  # a normal variability draw keeps at least 1 % of the conductance
@@ -97,6 +97,13 @@ class Cell:
         return self.switching_rate * (self.v_write - self.v_threshold) * self.t_write
 
     # -- weights <-> conductances ----------------------------------------------------------------------------------
+    def conductance(self, level):
+        """The conductance of a level coordinate: an integer 0..levels-1, or the state in [0, 1] when continuous."""
+        return self.g_off + level * self.g_step
+
+    def level(self, conductance):
+        return (conductance - self.g_off) / self.g_step
+
     def quantise(self, conductance):
         """Within [g_off, g_on] and, with finite levels, the nearest level."""
         g = conductance.clip(self.g_off, self.g_on)
@@ -110,6 +117,15 @@ class Cell:
             return (self.quantise(self.g_off + unit.clip(0, None) * self.span),
                     self.quantise(self.g_off + (-unit).clip(0, None) * self.span))
         return self.quantise(abs(unit) * self.g_on), (unit >= 0) * 2.0 - 1.0
+
+    def continuous(self, unit):
+        """The encoding on a continuous device of unlimited range: the differentiable stand-in whose gradients
+        training follows while the devices' own conductances supply the values. Sign crossbar: (|u| g_on, u g_on),
+        magnitudes and signed conductances, so that a device whose sign differs from u's still passes the gradient
+        of u; differential pair: (G+, G-)."""
+        if self.differential:
+            return self.g_off + unit.clip(0, None) * self.span, self.g_off + (-unit).clip(0, None) * self.span
+        return abs(unit) * self.g_on, unit * self.g_on
 
     def signed(self, main, second):
         """The signed conductance each weight presents to its column: s G, or G+ - G-."""
@@ -255,6 +271,33 @@ class Periphery:
         return input_bound
 
 
+def read_gains(architecture: Architecture, plan) -> dict[str, float]:
+    """Every crossbar layer's row-driver gain ('network.layer' -> gain), from the bound of the stage feeding it.
+
+    Bounds follow the signal: the Generator's noise is clipped at the supplies; the Discriminator's images arrive at
+    +-V_r; a tile's output is bounded by its readout (`Periphery.output_bound`), row splits by the summing
+    amplifier, activations by their transfer, batch norm by the supplies; pooling, dropout and reshapes keep it."""
+    from .shapes import network_shapes
+
+    periphery = Periphery.of(architecture)
+    gains = {}
+    for network in plan.networks:
+        bound = periphery.rail if network.name == "generator" else periphery.v_read
+        layers = {layer.name: layer for layer in network.layers}
+        for shape in network_shapes(architecture.networks()[network.name]):
+            layer = layers.get(shape.name)
+            if layer is not None:
+                gains[f"{network.name}.{layer.name}"] = periphery.read_gain(bound)
+                bound = periphery.output_bound(layer.encoding, layer.readout, periphery.v_read)
+                if len(layer.row_splits) > 1:
+                    bound = min(periphery.summing_gain * len(layer.row_splits) * bound, periphery.rail)
+            elif isinstance(shape.layer, Activation):
+                bound = periphery.activation_bound(shape.layer.function, bound)
+            elif isinstance(shape.layer, BatchNorm) and shape.layer.enabled:
+                bound = periphery.rail
+    return gains
+
+
 def activation_spice(function: str, node: str, enable: str, vdd: float) -> str:
     """The same activation transfers as `Periphery.activation`, as an ngspice B-source expression."""
     supply = f"{float(vdd):.12g}"
@@ -274,15 +317,18 @@ def activation_spice(function: str, node: str, enable: str, vdd: float) -> str:
 # A tile
 
 
-def effective_matrix(main, second, cell: Cell, readout: Readout, periphery: Periphery):
-    """(rows, columns) volts out per volt in: a tile's outputs are `x @ this`, then `periphery.output_clip`."""
+def effective_matrix(main, second, cell: Cell, readout: Readout, periphery: Periphery, signed=None):
+    """(rows, columns) volts out per volt in: a tile's outputs are `x @ this`, then `periphery.output_clip`.
+
+    `signed`: the sign crossbar's signed conductances s G when they carry gradients of their own (training)."""
     rows = main.shape[0]
     if cell.differential:
         if readout is Readout.load_memristor:
             return (main * periphery.column_gain(main.sum(0), rows, readout)
                     - second * periphery.column_gain(second.sum(0), rows, readout))
         return (main - second) * periphery.column_gain(main.sum(0), rows, readout)
-    return second * main * periphery.column_gain(main.sum(0), rows, readout)
+    signed = second * main if signed is None else signed
+    return signed * periphery.column_gain(main.sum(0), rows, readout)
 
 
 def clip_outputs(values, cell: Cell, readout: Readout, periphery: Periphery):
@@ -306,11 +352,11 @@ def column_node_voltages(driven_v, main, readout: Readout, periphery: Periphery,
 
 def read_power_w(rows_v: np.ndarray, main: np.ndarray, second: np.ndarray, cell: Cell, readout: Readout,
                  periphery: Periphery) -> np.ndarray:
-    """Power (batch,) the row drivers deliver to a tile's crossbars, averaged over the reads of one cycle.
+    """Power (batch,) the row drivers deliver to a tile's main crossbar, averaged over the reads of one cycle.
 
-    Sign crossbar: the columns are read one after another, each with the rows sign-switched for that column and the
-    sign column read at V_r; the average is over the columns. Differential pair: one read; with an IVC the G-
-    columns sit at ground (the mirror's input)."""
+    Sign crossbar: the columns are read one after another, each with the rows sign-switched for that column (every
+    column conducts in each read); the average is over the columns. Differential pair: one read; with an IVC the
+    G- columns sit at the mirror's grounded input."""
     x = np.atleast_2d(rows_v)
     rows = main.shape[0]
 
@@ -322,10 +368,13 @@ def read_power_w(rows_v: np.ndarray, main: np.ndarray, second: np.ndarray, cell:
         minus_columns = (column_node_voltages(x, second, readout, periphery, rows)
                          if readout is Readout.load_memristor else np.zeros((x.shape[0], second.shape[1])))
         return plus + delivered(x, second, minus_columns)
-    driven = x[:, None, :] * second.T[None]  # (batch, selected column, rows)
-    per_column = delivered(driven, main, column_node_voltages(driven, main, readout, periphery, rows))
-    sign_read = periphery.v_read ** 2 * cell.sign_conductance(second).sum(0)  # (columns,)
-    return (per_column + sign_read).mean(-1)
+    driven = x[:, None, :] * second.T[None]  # (batch, column being read, rows)
+    return delivered(driven, main, column_node_voltages(driven, main, readout, periphery, rows)).mean(-1)
+
+
+def sign_read_power_w(signs: np.ndarray, cell: Cell, periphery: Periphery) -> float:
+    """Power of reading a tile's sign crossbar, averaged over its columns: the column at V_r, rows at ground."""
+    return float(periphery.v_read ** 2 * cell.sign_conductance(signs).sum(0).mean())
 
 
 # ---------------------------------------------------------------------------------------------------------------------

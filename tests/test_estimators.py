@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from amdcgan.errors import UserError
 from amdcgan.estimators import estimate
+from amdcgan.hdl.electrical import Cell, encode_weights
 from amdcgan.hdl.loader import build_architecture, validate
-from amdcgan.hdl.spec import Architecture
+from amdcgan.hdl.spec import Architecture, WeightEncoding
 
 TINY = """
 schema_version: 1
@@ -69,9 +70,45 @@ def tiny_estimate(tiny):
     return estimate(tiny)
 
 
-def mean_read_power_per_device() -> float:
-    device = wo2()
-    return (device["v_read_v"] / 2) ** 2 * (1 / device["r_on_ohm"] + 1 / device["r_off_ohm"]) / 2
+G_ON, G_OFF = 1 / 4000, 1 / 25_000  # wo2
+G_MID, V_READ, VDD, HEADROOM, GAIN = (G_ON + G_OFF) / 2, 0.5, 1.8, 0.2, 1e4
+
+
+def tile_read_power(main: list[list[float]], signs: list[list[float]], readout: str) -> float:
+    """By hand, one loop per read: rows driven at s_ic V_r/2 while column c is read; each device dissipates
+    G (x_i - V_j) x_i from its row driver; V_j is the load divider or the IVC's virtual-ground error; plus the sign
+    column read at V_r onto grounded rows. Averaged over the column reads."""
+    rows, columns = len(main), len(main[0])
+    feedback_s = rows * V_READ * G_ON / (VDD - HEADROOM)
+    total = 0.0
+    for c in range(columns):
+        x = [signs[i][c] * V_READ / 2 for i in range(rows)]
+        for j in range(columns):
+            current = sum(main[i][j] * x[i] for i in range(rows))
+            column_g = sum(main[i][j] for i in range(rows))
+            v_col = current / (column_g + G_ON) if readout == "load" else current / (GAIN * feedback_s + column_g
+                                                                                     + feedback_s)
+            total += sum(main[i][j] * (x[i] - v_col) * x[i] for i in range(rows))
+        total += V_READ ** 2 * sum(G_ON if signs[i][c] > 0 else G_OFF for i in range(rows))
+    return total / columns
+
+
+def nominal_tile(first_row: int, rows: int, columns: int, readout: str) -> float:
+    """A tile of mean-conductance devices with signs alternating by the layer's row index."""
+    signs = [[1.0 if (first_row + i) % 2 == 0 else -1.0] * columns for i in range(rows)]
+    return tile_read_power([[G_MID] * columns for _ in range(rows)], signs, readout)
+
+
+# Tiles (first row, rows, columns, readout) of the tiny architecture, as counted above.
+TILES = {
+    "generator.d0": [(0, 5, 8, "ivc"), (0, 5, 8, "ivc")],
+    "discriminator.c0": [(0, 5, 2, "load"), (5, 5, 2, "load")],
+    "discriminator.d1": [(0, 5, 1, "ivc"), (5, 4, 1, "ivc")],
+}
+
+
+def layer_read_power(name: str) -> float:
+    return sum(nominal_tile(*tile) for tile in TILES[name])
 
 
 def test_area_matches_hand_count(tiny_estimate):
@@ -88,7 +125,7 @@ def test_area_matches_hand_count(tiny_estimate):
 def test_power_matches_hand_count(tiny_estimate):
     library = table1()
     static = sum(count * library[kind]["power_mw"] for kind, count in COUNTS.items()) / 1000
-    read = (MEMRISTORS["crossbar"] + MEMRISTORS["sign_crossbar"]) * mean_read_power_per_device()
+    read = sum(layer_read_power(name) for name in TILES)
     power = tiny_estimate["power"]
     assert power["total"]["static_total_w"] == pytest.approx(static, rel=1e-12)
     assert power["total"]["crossbar_read_w"] == pytest.approx(read, rel=1e-12)
@@ -103,25 +140,26 @@ def test_power_matches_hand_count(tiny_estimate):
 def test_dropout_saves_rate_times_next_layers_rows(tiny_estimate):
     library = table1()
     row_circuits_mw = 9 * sum(library[kind]["power_mw"] for kind in ("crossbar_switch", "thresholding", "sign_switch"))
-    read = 18 * mean_read_power_per_device()  # d1: 9 weight + 9 sign devices
+    read = layer_read_power("discriminator.d1")
     expected = 0.5 * (8 / 9) * (row_circuits_mw / 1000 + read)  # the bias row never drops
     saved = tiny_estimate["power"]["dropout"]
     assert saved["saved_all_on_w"] == pytest.approx(expected, rel=1e-12)
     assert saved["saved_duty_cycled_w"] == pytest.approx(expected / 9, rel=1e-12)
 
 
-def test_read_power_from_weights(tiny):
-    device = wo2()
-    g_on, g_off = 1 / device["r_on_ohm"], 1 / device["r_off_ohm"]
+def test_read_power_from_a_runs_conductances(tiny):
     matrix = np.ones((5, 16))
-    matrix[:, :6] = -1  # 30 negative weights: their sign devices are on
-    matrix[0, 0] = -0.5  # half scale: half way between G_off and G_on
-    result = estimate(tiny, weights={"generator.d0": matrix})
-    conductance = (79 * g_on + (g_off + g_on) / 2) + (30 * g_on + 50 * g_off)
-    expected = (device["v_read_v"] / 2) ** 2 * conductance
+    matrix[:, :6] = -1  # 30 negative weights: their sign devices are off (g_off holds -)
+    matrix[0, 0] = -0.5  # half scale: half of g_on
+    cell = Cell.of(tiny.device.model_copy(update={"levels": None}), WeightEncoding.sign_crossbar)
+    result = estimate(tiny, conductances={"generator.d0": encode_weights(matrix, cell)})
+    main = [[G_ON * abs(value) for value in row] for row in matrix]
+    signs = [[1.0 if value >= 0 else -1.0 for value in row] for row in matrix]
+    expected = sum(tile_read_power([row[c0:c1] for row in main], [row[c0:c1] for row in signs], "ivc")
+                   for c0, c1 in ((0, 8), (8, 16)))
     assert result["power"]["layers"]["generator.d0"]["crossbar_read_w"] == pytest.approx(expected, rel=1e-12)
     untouched = result["power"]["layers"]["discriminator.c0"]["crossbar_read_w"]
-    assert untouched == pytest.approx(40 * mean_read_power_per_device(), rel=1e-12)
+    assert untouched == pytest.approx(layer_read_power("discriminator.c0"), rel=1e-12)
 
 
 def test_floorplan_never_smaller_than_what_its_circuits_need(tiny_estimate):

@@ -93,10 +93,14 @@ def test_bad_component_library_file(tmp_path, capsys, case):
 
 
 def test_bad_weights_layout_areas_and_run_stats(tmp_path, capsys):
-    weights = tmp_path / "weights.npz"
-    np.savez(weights, **{"generator.project": np.zeros((3, 3))})
-    code, text = run(["estimate", SMALL, "-o", str(tmp_path / "a"), "--weights", str(weights)], capsys)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    np.savez(run_dir / "conductances.npz", **{"generator.project.main": np.zeros((3, 3)),
+                                              "generator.project.second": np.zeros((3, 3))})
+    code, text = run(["estimate", SMALL, "-o", str(tmp_path / "a"), "--weights", str(run_dir)], capsys)
     assert code == 2 and "generator.project" in text and "[101, 98]" in text
+    code, text = run(["estimate", SMALL, "-o", str(tmp_path / "a"), "--weights", str(tmp_path)], capsys)
+    assert code == 2 and "conductances.npz" in text
     areas = tmp_path / "areas.json"
     areas.write_text(json.dumps({"generator.nowhere.0": 10.0}))
     code, text = run(["estimate", SMALL, "-o", str(tmp_path / "b"), "--layout-areas", str(areas)], capsys)

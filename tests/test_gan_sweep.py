@@ -81,18 +81,21 @@ def test_cli_sweep_and_train_reject_bad_input(tmp_path):
     assert isinstance(result.exception, UserError)
 
 
-def test_programming_sweep_programs_one_float_generator(small_arch, tmp_path):
+def test_programming_sweep_programs_one_trained_generator(small_arch, tmp_path):
     from amdcgan.gan.sweep import programming_sweep
 
     # A differential pair holds small weights exactly (a sign crossbar's floor of G_off would hide the levels).
     arch = small_arch.model_copy(update={"weight_encoding": WeightEncoding.differential_pair})
-    float_run = tmp_path / "float"
-    run_point(arch, make_config(**QUICK, mode="float"), float_run)
-    summary = programming_sweep(arch, tmp_path / "sweep", "levels", [2, 4096], make_config(**QUICK), float_run)
+    trained = tmp_path / "exsitu"
+    run_point(arch, make_config(**QUICK, mode="exsitu"), trained)
+    summary = programming_sweep(arch, tmp_path / "sweep", "levels", [2, 4096], make_config(**QUICK), trained)
     coarse, fine = summary["points"]
-    # Fine levels reproduce the float generator's images closely; two levels spoil them more.
-    assert fine["rms_to_float"] < 0.1 * coarse["rms_to_float"]
+    # Fine levels reproduce the ideal-device generator's images closely; two levels spoil them more.
+    assert fine["rms_to_ideal"] < 0.1 * coarse["rms_to_ideal"]
     assert (tmp_path / "sweep" / "sweep_levels.png").stat().st_size > 0
     assert not (tmp_path / "sweep" / "levels_2").exists()  # nothing was trained per point
     with pytest.raises(UserError, match="no training run there"):
         programming_sweep(arch, tmp_path / "x", "levels", [2], make_config(**QUICK), tmp_path / "sweep")
+    run_point(arch, make_config(**QUICK, mode="float"), tmp_path / "float")
+    with pytest.raises(UserError, match="do not fit the circuit"):
+        programming_sweep(arch, tmp_path / "y", "levels", [2], make_config(**QUICK), tmp_path / "float")
