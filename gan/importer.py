@@ -84,7 +84,7 @@ def _pair(value: Any) -> tuple[int, int]:
 def _same(label: str, what: str, value: Any, problems: list[str]) -> int:
     first, second = _pair(value)
     if first != second:
-        problems.append(f"{label}: {what} {first}x{second} is not square; crossbar convolutions need equal sizes")
+        problems.append(f"{what} {first}x{second} is not square; crossbar convolutions need equal sizes")
     return first
 
 
@@ -98,16 +98,16 @@ def convolution_fields(label: str, kind: str, out_channels: int, kernel: Any, st
         elif (size - 1) % 2 == 0 and _pair(stride) == (1, 1):
             padding = (size - 1) // 2
         else:
-            problems.append(f"{label}: padding 'same' with an even kernel or a stride is asymmetric")
+            problems.append(f"padding 'same' with an even kernel or a stride is asymmetric")
             padding = 0
     fields = {"filters": int(out_channels), "kernel": size, "stride": _same(label, "stride", stride, problems),
               "padding": _same(label, "padding", padding, problems)}
     if kind == "deconv2d":
         fields["output_padding"] = _same(label, "output_padding", output_padding, problems)
     if _pair(dilation) != (1, 1):
-        problems.append(f"{label}: dilation {list(_pair(dilation))} has no crossbar mapping (only dilation 1)")
+        problems.append(f"dilation {list(_pair(dilation))} has no crossbar mapping (only dilation 1)")
     if groups != 1:
-        problems.append(f"{label}: groups={groups} has no crossbar mapping (only groups=1)")
+        problems.append(f"groups={groups} has no crossbar mapping (only groups=1)")
     fields["bias"] = bool(bias)
     return fields, problems
 
@@ -117,14 +117,14 @@ def pool_fields(label: str, kernel: Any, stride: Any, padding: Any, ceil_mode: b
     problems: list[str] = []
     size = _same(label, "pool window", kernel, problems)
     if stride is not None and not (isinstance(stride, (list, tuple)) and not stride) and _pair(stride) != (size, size):
-        problems.append(f"{label}: pool stride {list(_pair(stride))} differs from its window {size}: the averager "
+        problems.append(f"pool stride {list(_pair(stride))} differs from its window {size}: the averager "
                         f"pools non-overlapping windows")
     if _pair(padding) != (0, 0):
-        problems.append(f"{label}: pool padding {list(_pair(padding))} has no averager mapping")
+        problems.append(f"pool padding {list(_pair(padding))} has no averager mapping")
     if ceil_mode:
-        problems.append(f"{label}: ceil_mode pools partial windows; the averager does not")
+        problems.append(f"ceil_mode pools partial windows; the averager does not")
     if divisor_override is not None:
-        problems.append(f"{label}: divisor_override={divisor_override} is not a mean")
+        problems.append(f"divisor_override={divisor_override} is not a mean")
     return {"size": size}, problems
 
 
@@ -150,7 +150,7 @@ def module_step(module: nn.Module, label: str) -> Step | None:
             label, kind, module.out_channels, module.kernel_size, module.stride, module.padding, module.dilation,
             module.groups, module.bias is not None, getattr(module, "output_padding", 0))
         if module.padding_mode != "zeros":
-            problems.append(f"{label}: padding_mode {module.padding_mode!r} has no crossbar mapping (only zeros)")
+            problems.append(f"padding_mode {module.padding_mode!r} has no crossbar mapping (only zeros)")
         return _checked(kind, label, fields, problems)
     if isinstance(module, nn.AvgPool2d):
         fields, problems = pool_fields(label, module.kernel_size, module.stride, module.padding, module.ceil_mode,
@@ -374,8 +374,8 @@ def script_module_steps(module: torch.jit.ScriptModule, source: str) -> tuple[li
     current, steps, first_dense = inputs[0], [], None
     for index, node in enumerate(graph.nodes()):
         kind = node.kind()
-        if kind in ("prim::Constant", "prim::ListConstruct", "aten::size", "prim::NumToTensor", "aten::Int"):
-            continue
+        if kind == "prim::Constant" or not any(isinstance(out.type(), torch._C.TensorType) for out in node.outputs()):
+            continue  # constants, sizes, shape lists and input checks (which raise or do nothing)
         args = list(node.inputs())
         label = f"{kind.split('::')[-1]}{index}"
         if not args or args[0] is not current:
@@ -523,11 +523,11 @@ def _onnx_step(node, attributes: dict, constants: dict, label: str, following: l
         groups = attributes.get("group", 1)
         kind = "deconv2d" if op == "ConvTranspose" else "conv2d"
         pads = list(attributes.get("pads", [0, 0, 0, 0]))
-        problems = [] if pads[:2] == pads[2:] else [f"{label}: pads {pads} are not symmetric"]
+        problems = [] if pads[:2] == pads[2:] else [f"pads {pads} are not symmetric"]
         if attributes.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-            problems.append(f"{label}: auto_pad has no crossbar mapping; export with explicit pads")
+            problems.append(f"auto_pad has no crossbar mapping; export with explicit pads")
         if kind == "deconv2d" and "output_shape" in attributes:
-            problems.append(f"{label}: output_shape has no mapping; export with output_padding")
+            problems.append(f"output_shape has no mapping; export with output_padding")
         out_channels = weight.shape[1] * groups if kind == "deconv2d" else weight.shape[0]
         fields, more = convolution_fields(label, kind, out_channels, tuple(weight.shape[2:]),
                                           attributes.get("strides", [1, 1]), pads[:2], attributes.get("dilations",
@@ -540,7 +540,7 @@ def _onnx_step(node, attributes: dict, constants: dict, label: str, following: l
         fields, problems = pool_fields(label, attributes["kernel_shape"], attributes.get("strides", [1, 1]),
                                        pads[:2], attributes.get("ceil_mode", 0))
         if pads[:2] != pads[2:]:
-            problems.append(f"{label}: pads {pads} are not symmetric")
+            problems.append(f"pads {pads} are not symmetric")
         return _checked("mean_pool", label, fields, problems), False
     if op == "BatchNormalization":
         return Step("batch_norm", label), False
@@ -774,11 +774,12 @@ def _rebased(value: Any, origin: Path, destination: Path) -> Any:
 
 def architecture_text(name: str, hardware: dict, networks: dict[str, dict], sources: dict[str, str],
                       left_out: dict[str, list[str]]) -> str:
-    lines = [f"# Imported by `amdcgan import` from {', '.join(f'{k}: {v}' for k, v in sources.items())}."]
+    origins = [sources[network] for network in ("generator", "discriminator")]
+    lines = [f"# Imported by `amdcgan import`: generator from {origins[0]}, discriminator from {origins[1]}."]
     for network, parts in left_out.items():
         for part in parts:
             lines.append(f"# left out of the {network} (no circuit): {part}")
-    head = {"schema_version": 1, "name": name, "description": f"imported from {', '.join(sources.values())}",
+    head = {"schema_version": 1, "name": name, "description": f"imported from {' and '.join(dict.fromkeys(origins))}",
             **hardware}
     lines.append(yaml.safe_dump(head, sort_keys=False, default_flow_style=None, width=118).rstrip())
     for network in ("generator", "discriminator"):
@@ -799,6 +800,8 @@ def import_architecture(output: Path, *, gan: Any = None, generator: Any = None,
     sources = dict(sources or {})
     if gan is not None:
         parts = gan_parts(gan, sources.get("gan", "model"))
+        for network in ("generator", "discriminator"):
+            sources.setdefault(network, f"{sources.get('gan', 'model')} ({network})")
         generator = parts[0] if generator is None else generator
         discriminator = parts[1] if discriminator is None else discriminator
     networks: dict[str, dict] = {}
