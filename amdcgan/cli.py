@@ -224,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except UserError as error:
-        err_console.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
+        from rich.markup import escape  # a message may hold brackets (pip extras, shapes) that are not markup
+
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2
     except typer.Exit as done:
         return done.exit_code

@@ -464,6 +464,8 @@ def onnx_steps(path: Path) -> tuple[list[Step], Shape | None]:
     for node in graph.node:
         if node.op_type == "Constant":
             constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+        elif node.op_type == "Identity" and node.input[0] in constants:  # exporters alias shared weights so
+            constants[node.output[0]] = constants[node.input[0]]
     inputs = [value for value in graph.input if value.name not in constants]
     if len(inputs) != 1:
         raise UserError(f"{path}: the graph takes {len(inputs)} inputs; only one input tensor maps to a network")
@@ -471,7 +473,7 @@ def onnx_steps(path: Path) -> tuple[list[Step], Shape | None]:
     declared = tuple(dim.dim_value for dim in dims[1:])
     input_shape = declared if declared and all(size > 0 for size in declared) else None
     current, steps = inputs[0].name, []
-    nodes = [node for node in graph.node if node.op_type != "Constant"]
+    nodes = [node for node in graph.node if node.output[0] not in constants]
     skip_next = False
     for index, node in enumerate(nodes):
         if skip_next:
