@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import operator
 import os
 import re
 import sys
@@ -221,8 +222,8 @@ def fx_steps(model: nn.Module, input_shape: Shape | None, source: str) -> tuple[
     steps: list[Step] = []
     current: torch.fx.Node | None = None
     for node in graph.nodes:
-        if node.op == "get_attr":
-            continue  # parameters used in code: their consumer is refused below
+        if node.op == "get_attr" or not node.users and node.op != "output":
+            continue  # parameters used in code (their consumer is refused below); results nothing uses
         if node.op == "placeholder":
             if current is not None:
                 raise UserError(f"{source}: the model takes several inputs; only one input tensor maps to a network")
@@ -233,10 +234,19 @@ def fx_steps(model: nn.Module, input_shape: Shape | None, source: str) -> tuple[
             if tensors != [current] or not isinstance(node.args[0], torch.fx.Node):
                 raise UserError(f"{source}: the model must return one tensor, the output of its last layer")
             break
-        if "tensor_meta" not in node.meta or not hasattr(node.meta["tensor_meta"], "shape"):
+        meta = node.meta.get("tensor_meta")
+        if meta is None:
             continue  # sizes and attributes feeding reshapes
-        shape = tuple(node.meta["tensor_meta"].shape)
         label = str(node.target) if node.op == "call_module" else node.name
+        if not hasattr(meta, "shape"):  # several tensors (attention's output and weights, a split)
+            steps.append(_fx_step(node, modules, label, ()) if tensors == [current] else
+                         _unsupported(label, "combines tensors other than the previous layer's output"))
+            current = node
+            continue
+        shape = tuple(meta.shape)
+        if node.op == "call_function" and node.target is operator.getitem and tensors == [current]:
+            current = node  # one tensor picked from the previous operation's several; that operation was named
+            continue
         if tensors != [current] or any(arg.op == "get_attr" for arg in node.all_input_nodes):
             steps.append(_unsupported(label, "combines tensors other than the previous layer's output (a branch, a "
                                              "residual connection or a parameter used in code); a layer list is a "
@@ -265,6 +275,9 @@ def _fx_step(node: torch.fx.Node, modules: dict[str, nn.Module], label: str, sha
             return Step(kind, label, dict(fields))
         if node.target in RESHAPING_FUNCTIONS:
             return reshape
+        if node.target is nn.functional.dropout:
+            rate = node.kwargs.get("p", node.args[1] if len(node.args) > 1 else 0.5)
+            return Step("dropout", label, {"rate": rate})
         return _unsupported(label, f"function {_callable_name(node.target)} has no circuit")
     if node.op == "call_method":
         if node.target in METHOD_STEPS:

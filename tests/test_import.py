@@ -124,6 +124,16 @@ def test_lenet_layers_read_as_written(tmp_path):
     assert [layer["name"] for layer in imported.layers][:2] == ["features_0", "features_1"]
 
 
+def test_functional_code_reads_as_layers():
+    imported = network_from_model(models.MLP((196, 32, 16, 1)))
+    assert imported.input_shape == [196]
+    assert structure(imported.layers) == structure([
+        {"type": "dense", "units": 32}, {"type": "activation", "function": "relu"},
+        {"type": "dense", "units": 16}, {"type": "activation", "function": "relu"}, {"type": "dropout", "rate": 0.25},
+        {"type": "dense", "units": 1},
+    ])
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # What has no circuit is named
 
@@ -131,6 +141,7 @@ def test_lenet_layers_read_as_written(tmp_path):
 @pytest.mark.parametrize("reference, named", [
     ("lenet_max_pool", ["features.2: MaxPool2d", "features.5: MaxPool2d"]),
     ("Odd", ["grouped: groups=2", "dilated: dilation [2, 2]", "add: combines tensors", "wide: kernel 3x5"]),
+    ("Attention", ["attention: MultiheadAttention has no circuit", "sigmoid: function sigmoid has no circuit"]),
 ])
 def test_layers_without_a_circuit_are_named(reference, named, tmp_path, capsys):
     output = tmp_path / "out.yaml"

@@ -36,7 +36,7 @@ def lenet_max_pool() -> LeNet:
 
 
 class MLP(nn.Module):
-    """Three fully connected layers, functional activations."""
+    """Three fully connected layers, functional activations and dropout."""
 
     def __init__(self, sizes: tuple[int, ...], out_activation=None):
         super().__init__()
@@ -45,7 +45,7 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.fc1(x.view(x.size(0), -1)))
-        x = F.relu(self.fc2(x))
+        x = F.dropout(F.relu(self.fc2(x)), 0.25, self.training)
         x = self.fc3(x)
         return self.out_activation(x) if self.out_activation is not None else x
 
@@ -119,3 +119,18 @@ class Odd(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.dilated(self.grouped(x)) + x
         return self.wide(x)
+
+
+class Attention(nn.Module):
+    """A linear layer, self-attention over its features, and a sigmoid."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Linear(8, 16)
+        self.attention = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.head = nn.Linear(16, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.embed(x).unsqueeze(1)
+        x, _ = self.attention(x, x, x)
+        return torch.sigmoid(self.head(x.squeeze(1)))
