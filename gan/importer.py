@@ -82,29 +82,29 @@ def _pair(value: Any) -> tuple[int, int]:
     return (values[0], values[0]) if len(values) == 1 else values[:2]
 
 
-def _same(label: str, what: str, value: Any, problems: list[str]) -> int:
+def _same(what: str, value: Any, problems: list[str]) -> int:
     first, second = _pair(value)
     if first != second:
-        problems.append(f"{what} {first}x{second} is not square; crossbar convolutions need equal sizes")
+        problems.append(f"{what} {first}x{second} differs between height and width; a crossbar takes one size")
     return first
 
 
-def convolution_fields(label: str, kind: str, out_channels: int, kernel: Any, stride: Any, padding: Any,
+def convolution_fields(kind: str, out_channels: int, kernel: Any, stride: Any, padding: Any,
                        dilation: Any, groups: int, bias: bool, output_padding: Any = 0) -> tuple[dict, list[str]]:
     problems: list[str] = []
-    size = _same(label, "kernel", kernel, problems)
+    size = _same("kernel", kernel, problems)
     if isinstance(padding, str):  # nn.Conv2d's 'valid' and 'same'
         if padding == "valid":
             padding = 0
         elif (size - 1) % 2 == 0 and _pair(stride) == (1, 1):
             padding = (size - 1) // 2
         else:
-            problems.append(f"padding 'same' with an even kernel or a stride is asymmetric")
+            problems.append("padding 'same' with an even kernel or a stride is asymmetric")
             padding = 0
-    fields = {"filters": int(out_channels), "kernel": size, "stride": _same(label, "stride", stride, problems),
-              "padding": _same(label, "padding", padding, problems)}
+    fields = {"filters": int(out_channels), "kernel": size, "stride": _same("stride", stride, problems),
+              "padding": _same("padding", padding, problems)}
     if kind == "deconv2d":
-        fields["output_padding"] = _same(label, "output_padding", output_padding, problems)
+        fields["output_padding"] = _same("output_padding", output_padding, problems)
     if _pair(dilation) != (1, 1):
         problems.append(f"dilation {list(_pair(dilation))} has no crossbar mapping (only dilation 1)")
     if groups != 1:
@@ -113,17 +113,17 @@ def convolution_fields(label: str, kind: str, out_channels: int, kernel: Any, st
     return fields, problems
 
 
-def pool_fields(label: str, kernel: Any, stride: Any, padding: Any, ceil_mode: bool,
+def pool_fields(kernel: Any, stride: Any, padding: Any, ceil_mode: bool,
                 divisor_override: Any = None) -> tuple[dict, list[str]]:
     problems: list[str] = []
-    size = _same(label, "pool window", kernel, problems)
+    size = _same("pool window", kernel, problems)
     if stride is not None and not (isinstance(stride, (list, tuple)) and not stride) and _pair(stride) != (size, size):
         problems.append(f"pool stride {list(_pair(stride))} differs from its window {size}: the averager "
                         f"pools non-overlapping windows")
     if _pair(padding) != (0, 0):
         problems.append(f"pool padding {list(_pair(padding))} has no averager mapping")
     if ceil_mode:
-        problems.append(f"ceil_mode pools partial windows; the averager does not")
+        problems.append("ceil_mode pools partial windows; the averager does not")
     if divisor_override is not None:
         problems.append(f"divisor_override={divisor_override} is not a mean")
     return {"size": size}, problems
@@ -148,13 +148,13 @@ def module_step(module: nn.Module, label: str) -> Step | None:
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         kind = "deconv2d" if isinstance(module, nn.ConvTranspose2d) else "conv2d"
         fields, problems = convolution_fields(
-            label, kind, module.out_channels, module.kernel_size, module.stride, module.padding, module.dilation,
+            kind, module.out_channels, module.kernel_size, module.stride, module.padding, module.dilation,
             module.groups, module.bias is not None, getattr(module, "output_padding", 0))
         if module.padding_mode != "zeros":
             problems.append(f"padding_mode {module.padding_mode!r} has no crossbar mapping (only zeros)")
         return _checked(kind, label, fields, problems)
     if isinstance(module, nn.AvgPool2d):
-        fields, problems = pool_fields(label, module.kernel_size, module.stride, module.padding, module.ceil_mode,
+        fields, problems = pool_fields(module.kernel_size, module.stride, module.padding, module.ceil_mode,
                                        module.divisor_override)
         return _checked("mean_pool", label, fields, problems)
     if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
@@ -181,6 +181,8 @@ RESHAPING_FUNCTIONS = {torch.flatten, torch.reshape, torch.squeeze, torch.unsque
 RESHAPING_METHODS = {"view", "reshape", "flatten", "squeeze", "unsqueeze"}
 PASS_THROUGH_METHODS = {"contiguous", "clone", "detach"}
 RESHAPING_MODULES = (nn.Flatten, nn.Unflatten, View)
+OFF_CHAIN = ("combines tensors other than the previous layer's output (a branch, a residual connection or a parameter "
+             "used in code); a layer list is a chain")
 
 
 class _Tracer(torch.fx.Tracer):
@@ -219,6 +221,11 @@ def fx_steps(model: nn.Module, input_shape: Shape | None, source: str) -> tuple[
                         f"{type(error).__name__}: {error}") from None
     finally:
         model.train(was_training)
+    return _chain_steps(graph, modules, source), tuple(input_shape)
+
+
+def _chain_steps(graph: torch.fx.Graph, modules: dict[str, nn.Module], source: str) -> list[Step]:
+    """The steps along the chain from the input to the output; whatever leaves the chain is a step with no circuit."""
     steps: list[Step] = []
     current: torch.fx.Node | None = None
     for node in graph.nodes:
@@ -239,8 +246,7 @@ def fx_steps(model: nn.Module, input_shape: Shape | None, source: str) -> tuple[
             continue  # sizes and attributes feeding reshapes
         label = str(node.target) if node.op == "call_module" else node.name
         if not hasattr(meta, "shape"):  # several tensors (attention's output and weights, a split)
-            steps.append(_fx_step(node, modules, label, ()) if tensors == [current] else
-                         _unsupported(label, "combines tensors other than the previous layer's output"))
+            steps.append(_fx_step(node, modules, label, ()) if tensors == [current] else _unsupported(label, OFF_CHAIN))
             current = node
             continue
         shape = tuple(meta.shape)
@@ -248,9 +254,7 @@ def fx_steps(model: nn.Module, input_shape: Shape | None, source: str) -> tuple[
             current = node  # one tensor picked from the previous operation's several; that operation was named
             continue
         if tensors != [current] or any(arg.op == "get_attr" for arg in node.all_input_nodes):
-            steps.append(_unsupported(label, "combines tensors other than the previous layer's output (a branch, a "
-                                             "residual connection or a parameter used in code); a layer list is a "
-                                             "chain"))
+            steps.append(_unsupported(label, OFF_CHAIN))
             current = node
             continue
         if shape[:1] != (2,):
@@ -258,7 +262,7 @@ def fx_steps(model: nn.Module, input_shape: Shape | None, source: str) -> tuple[
                             f"batch of 2)")
         steps.append(_fx_step(node, modules, label, shape[1:]))
         current = node
-    return steps, tuple(input_shape)
+    return steps
 
 
 def _fx_step(node: torch.fx.Node, modules: dict[str, nn.Module], label: str, shape: Shape) -> Step:
@@ -434,12 +438,12 @@ def _script_step(kind: str, args: list, label: str) -> Step:
             return _unsupported(label, f"a {weight.dim() - 2}-d convolution has no crossbar mapping (only 2-d)")
         out_channels = weight.shape[1] * groups if transposed else weight.shape[0]
         layer_kind = "deconv2d" if transposed else "conv2d"
-        fields, problems = convolution_fields(label, layer_kind, out_channels, tuple(weight.shape[2:]), stride,
+        fields, problems = convolution_fields(layer_kind, out_channels, tuple(weight.shape[2:]), stride,
                                               padding, dilation, groups, bias is not None, output_padding)
         return _checked(layer_kind, label, fields, problems)
     if kind == "aten::avg_pool2d":
         kernel, stride, padding, ceil_mode, _, divisor = [_constant(arg) for arg in args[1:7]]
-        fields, problems = pool_fields(label, kernel, stride or None, padding, ceil_mode, divisor)
+        fields, problems = pool_fields(kernel, stride or None, padding, ceil_mode, divisor)
         return _checked("mean_pool", label, fields, problems)
     if kind == "aten::batch_norm":
         return Step("batch_norm", label)
@@ -498,7 +502,7 @@ def onnx_steps(path: Path) -> tuple[list[Step], Shape | None]:
             steps.append(_unsupported(label, f"{node.op_type} does not take the previous layer's output alone; a "
                                              f"layer list is a chain"))
         else:
-            step, skip_next = _onnx_step(node, attributes, constants, label, nodes[index + 1: index + 2], current)
+            step, skip_next = _onnx_step(node, attributes, constants, label, nodes[index + 1: index + 2])
             steps.append(step)
             if skip_next:
                 node = nodes[index + 1]
@@ -508,7 +512,8 @@ def onnx_steps(path: Path) -> tuple[list[Step], Shape | None]:
     return steps, input_shape
 
 
-def _onnx_step(node, attributes: dict, constants: dict, label: str, following: list, current: str) -> tuple[Step, bool]:
+def _onnx_step(node, attributes: dict, constants: dict, label: str, following: list) -> tuple[Step, bool]:
+    """The step of one node, and whether it took the next node too (the Add of a MatMul's bias)."""
     op = node.op_type
     if op in ONNX_ACTIVATIONS:
         return Step("activation", label, {"function": ONNX_ACTIVATIONS[op]}), False
@@ -544,7 +549,7 @@ def _onnx_step(node, attributes: dict, constants: dict, label: str, following: l
         if kind == "deconv2d" and "output_shape" in attributes:
             problems.append(f"output_shape has no mapping; export with output_padding")
         out_channels = weight.shape[1] * groups if kind == "deconv2d" else weight.shape[0]
-        fields, more = convolution_fields(label, kind, out_channels, tuple(weight.shape[2:]),
+        fields, more = convolution_fields(kind, out_channels, tuple(weight.shape[2:]),
                                           attributes.get("strides", [1, 1]), pads[:2], attributes.get("dilations",
                                                                                                       [1, 1]),
                                           groups, len(node.input) > 2 and bool(node.input[2]),
@@ -552,7 +557,7 @@ def _onnx_step(node, attributes: dict, constants: dict, label: str, following: l
         return _checked(kind, label, fields, problems + more), False
     if op == "AveragePool":
         pads = list(attributes.get("pads", [0, 0, 0, 0]))
-        fields, problems = pool_fields(label, attributes["kernel_shape"], attributes.get("strides", [1, 1]),
+        fields, problems = pool_fields(attributes["kernel_shape"], attributes.get("strides", [1, 1]),
                                        pads[:2], attributes.get("ceil_mode", 0))
         if pads[:2] != pads[2:]:
             problems.append(f"pads {pads} are not symmetric")
