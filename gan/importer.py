@@ -770,15 +770,15 @@ def model_of(reference: str) -> Any:
 
 
 def _hardware_from(base: Path | None, output: Path) -> dict:
-    """Technology, device, components, tiles and encoding from a base architecture file (paths made relative to the
-    output's folder), or the project's defaults."""
+    """Technology, device, components, tiles, encoding and periphery from a base architecture file (paths made
+    relative to the output's folder), or the project's defaults."""
     if base is None:
         return dict(DEFAULT_HARDWARE)
     data = read_yaml(base)
     if not isinstance(data, dict):
         raise UserError(f"{base}: expected a mapping at the top level")
     hardware = {}
-    for key in ("technology", "device", "components", "tiles", "weight_encoding"):
+    for key in ("technology", "device", "components", "tiles", "weight_encoding", "periphery"):
         if key in data:
             hardware[key] = _rebased(data[key], base.parent, output.parent)
     return hardware
