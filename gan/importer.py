@@ -13,8 +13,10 @@ loaded with `torch.jit.load` (TorchScript's restricted loader, no Python unpickl
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import io
 import math
 import operator
 import os
@@ -32,8 +34,8 @@ from torch import nn
 from amdcgan.errors import UserError
 from amdcgan.fileio import write_text_atomic
 from amdcgan.hdl.loader import build_architecture, format_validation_error, read_yaml
-from amdcgan.hdl.shapes import ShapeError, output_shape
-from amdcgan.hdl.spec import NAME_PATTERN, SPICE_RESERVED, WEIGHTED_TYPES, Layer
+from amdcgan.hdl.shapes import ShapeError, network_shapes, output_shape
+from amdcgan.hdl.spec import NAME_PATTERN, SPICE_RESERVED, WEIGHTED_TYPES, Layer, Network
 
 from .layers import SwitchDropout, View
 
@@ -214,11 +216,15 @@ def fx_steps(model: nn.Module, input_shape: Shape | None, source: str) -> tuple[
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        # ShapeProp prints the model's traceback itself; the message below names the error once
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
             torch.fx.passes.shape_prop.ShapeProp(traced).propagate(torch.zeros(2, *input_shape))
     except Exception as error:
+        while error.__cause__ is not None:  # shape propagation wraps the model's own error with a traceback
+            error = error.__cause__
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise UserError(f"{source}: running the model on a batch of shape {[2, *input_shape]} failed: "
-                        f"{type(error).__name__}: {error}") from None
+                        f"{type(error).__name__}: {message}") from None
     finally:
         model.train(was_training)
     return _chain_steps(graph, modules, source), tuple(input_shape)
@@ -711,24 +717,26 @@ def load_object(reference: str) -> Any:
 
 
 def network_from_model(model: Any, input_shape: Shape | None = None, *, source: str = "model",
-                       skip_unsupported: bool = False) -> ImportedNetwork:
+                       skip_unsupported: bool = False, default_shape: Shape | None = None) -> ImportedNetwork:
     """One network of an architecture file from an nn.Module, a TorchScript module, or a path to a TorchScript or
-    ONNX file. The input shape (per sample) comes from `input_shape`, else the model's `input_shape` attribute, else
-    the file (ONNX) or the first layer when it is a dense one."""
+    ONNX file. The input shape (per sample) is `input_shape`, else the model's own (its `input_shape` attribute, an
+    ONNX graph's declared input), else `default_shape` (for a discriminator, the generator's output), else
+    [in_features] of a first dense layer."""
     if isinstance(model, (str, Path)) and str(model).endswith(".onnx"):
-        steps, found = onnx_steps(Path(model))
+        steps, declared = onnx_steps(Path(model))
+        shape = input_shape or declared or default_shape
     elif isinstance(model, (str, Path)) and str(model).endswith(SCRIPT_SUFFIXES):
-        steps, found = script_steps(Path(model))
+        steps, first_dense = script_steps(Path(model))
+        shape = input_shape or default_shape or first_dense
     elif isinstance(model, torch.jit.ScriptModule):
-        steps, found = script_module_steps(model, source)
+        steps, first_dense = script_module_steps(model, source)
+        shape = input_shape or default_shape or first_dense
     elif isinstance(model, nn.Module):
-        shape = input_shape or _declared_shape(model, source)
+        shape = input_shape or _declared_shape(model, source) or default_shape
         steps, shape = fx_steps(model, shape and tuple(shape), source)
-        return assemble(steps, shape, source, skip_unsupported)
     else:
         raise UserError(f"{source}: expected an nn.Module, a TorchScript module or file, or an ONNX file; got "
                         f"{type(model).__name__}")
-    shape = input_shape or found
     if shape is None:
         raise UserError(f"{source}: cannot tell the model's input shape; give it (--generator-input / "
                         f"--discriminator-input, e.g. 1,28,28)")
@@ -784,6 +792,14 @@ def _hardware_from(base: Path | None, output: Path) -> dict:
     return hardware
 
 
+def _generator_output(base_data: Any) -> Shape | None:
+    """The output shape of a base file's generator: the discriminator's input when only that is imported."""
+    try:
+        return network_shapes(Network.model_validate(base_data["generator"]))[-1].output
+    except (KeyError, TypeError, ValidationError, ShapeError):
+        return None  # the loader names what is wrong with the base file when the result is checked
+
+
 def _rebased(value: Any, origin: Path, destination: Path) -> Any:
     if isinstance(value, dict):
         return {key: _rebased(item, origin, destination) if key == "base" else item for key, item in value.items()}
@@ -833,8 +849,9 @@ def import_architecture(output: Path, *, gan: Any = None, generator: Any = None,
                                                 skip_unsupported=skip_unsupported)
         networks["generator"], left_out["generator"] = imported_generator.network(), imported_generator.left_out
     if discriminator is not None:
-        shape = discriminator_input or (tuple(imported_generator.output_shape) if imported_generator else None)
-        imported = network_from_model(discriminator, shape, source=sources.get("discriminator", "discriminator"),
+        fed = tuple(imported_generator.output_shape) if imported_generator else _generator_output(base_data)
+        imported = network_from_model(discriminator, discriminator_input, default_shape=fed,
+                                      source=sources.get("discriminator", "discriminator"),
                                       skip_unsupported=skip_unsupported)
         networks["discriminator"], left_out["discriminator"] = imported.network(), imported.left_out
     for network in ("generator", "discriminator"):

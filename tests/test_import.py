@@ -165,6 +165,16 @@ def test_skipping_lists_what_was_left_out(tmp_path, capsys):
     assert functions == []
 
 
+def test_a_discriminator_takes_the_base_generators_output(tmp_path, capsys):
+    base = tmp_path / "dcgan32.yaml"
+    assert run(["import", f"{MODELS}:DCGAN32", "-o", base], capsys)[0] == 0
+    output = tmp_path / "again.yaml"
+    code, text = run(["import", "--discriminator", f"{MODELS}:DCGAN32Discriminator", "--base", base, "-o", output],
+                     capsys)
+    assert code == 0, text
+    assert load_architecture(output).discriminator == load_architecture(base).discriminator
+
+
 def test_a_classifier_is_not_a_discriminator(tmp_path, capsys):
     code, text = run(["import", "--discriminator", f"{MODELS}:LeNet", "--base", SMALL, "-o", tmp_path / "x.yaml"],
                      capsys)
@@ -176,7 +186,8 @@ def test_a_classifier_is_not_a_discriminator(tmp_path, capsys):
     ([f"{MODELS}:NoSuchClass"], "has no attribute 'NoSuchClass'"),
     (["just_a_name"], "expected package.module:Name"),
     ([f"{MODELS}:LeNet"], "a GAN must have `generator` and `discriminator` attributes"),
-    (["--discriminator", f"{MODELS}:DCGAN32Discriminator", "--base", SMALL], "cannot tell the input shape"),
+    (["--generator", f"{MODELS}:DCGAN32Generator", "--base", SMALL], "cannot tell the input shape"),
+    (["--discriminator", f"{MODELS}:DCGAN32Discriminator", "--base", SMALL], "expected input[2, 1, 28, 28] to have 3"),
     (["--generator", f"{MODELS}:DCGAN32Generator", "--generator-input", "16,0"], "--generator-input"),
     (["--generator", f"{MODELS}:DCGAN32Generator", "--generator-input", "16,1,1"], "no discriminator"),
     ([], "give a GAN model"),

@@ -129,6 +129,7 @@ class Attention(nn.Module):
         self.embed = nn.Linear(8, 16)
         self.attention = nn.MultiheadAttention(16, 2, batch_first=True)
         self.head = nn.Linear(16, 1)
+        self.input_shape = (8,)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.embed(x).unsqueeze(1)
