@@ -18,7 +18,7 @@ $(BIN)/amdcgan: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# The CPU build of torch first: an unpinned torch may pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0 || $(BIN)/python -m pip install -q 'torch>=2.2'
-	$(BIN)/python -m pip install -q -e '.[test,ray]'
+	$(BIN)/python -m pip install -q -e '.[test,ray,onnx]'
 	touch $@
 
 setup: system-deps $(BIN)/amdcgan

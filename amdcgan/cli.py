@@ -116,6 +116,36 @@ def describe(
 
 
 @app.command()
+def devices(
+    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON instead of a table"),
+) -> None:
+    """The shipped memristive devices (name them in an architecture file as `device: NAME`) and their sources."""
+    from amdcgan.hdl.loader import shipped
+
+    presets = shipped("device")
+    if as_json:
+        sys.stdout.write(json.dumps({name: device.model_dump() for name, device in presets.items()}, indent=2) + "\n")
+        return
+    table = Table(title="shipped devices (device: NAME)")
+    for header in ("name", "R_on", "R_off", "levels", "V_th", "V_write", "t_write", "V_read", "source"):
+        table.add_column(header, justify="left" if header in ("name", "source") else "right")
+    for name, device in presets.items():
+        table.add_row(name, _ohms(device.r_on_ohm), _ohms(device.r_off_ohm), str(device.levels or "ideal"),
+                      f"{device.v_threshold_v:g} V", f"{device.v_write_v:g} V", f"{device.t_write_s:g} s",
+                      f"{device.v_read_v:g} V", device.citation.split(";")[0] or "-")
+    console.print(table)
+    console.print("[dim]full citations, and how unreported fields were chosen: amdcgan devices --json, and the "
+                  "comments of hdl/data/device/NAME.yaml[/dim]")
+
+
+def _ohms(value: float) -> str:
+    for scale, prefix in ((1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.4g} {prefix}ohm"
+    return f"{value:.4g} ohm"
+
+
+@app.command()
 def graph(
     arch: Path = ArchArg,
     output: Path = typer.Option(..., "-o", "--output", help="file to write: .graphml or .json"),
@@ -224,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except UserError as error:
-        err_console.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
+        from rich.markup import escape  # a message may hold brackets (pip extras, shapes) that are not markup
+
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2
     except typer.Exit as done:
         return done.exit_code

@@ -1,4 +1,4 @@
-"""`amdcgan train` and `amdcgan sweep`. Heavy imports (torch, matplotlib) happen inside the commands."""
+"""`amdcgan import`, `amdcgan train` and `amdcgan sweep`. Heavy imports (torch, matplotlib) happen inside the commands."""
 
 from __future__ import annotations
 
@@ -73,6 +73,36 @@ COMMON = {
 
 
 def register(app: typer.Typer) -> None:
+    @app.command("import")
+    def import_model(
+        model: Optional[str] = typer.Argument(
+            None, help="a GAN (generator and discriminator attributes): package.module:Name or file.py:Name",
+            show_default=False),
+        output: Path = typer.Option(..., "-o", "--output", help="architecture YAML file to write"),
+        generator: Optional[str] = typer.Option(None, "--generator", help="module path, TorchScript (.pt) or .onnx"),
+        discriminator: Optional[str] = typer.Option(None, "--discriminator", help="as --generator"),
+        base: Optional[Path] = typer.Option(None, "--base", help="architecture file for the hardware (technology, "
+                                            "device, components, tiles) and any network not imported"),
+        name: Optional[str] = typer.Option(None, "--name", help="architecture name (default: the file's name)"),
+        generator_input: Optional[str] = typer.Option(None, "--generator-input", help="e.g. 100 or 100,1,1"),
+        discriminator_input: Optional[str] = typer.Option(None, "--discriminator-input",
+                                                          help="default: the generator's output, e.g. 1,28,28"),
+        skip_unsupported: bool = typer.Option(False, "--skip-unsupported",
+                                              help="list layers that have no circuit and leave them out"),
+    ) -> None:
+        """Write the architecture file of PyTorch models (traced with torch.fx, or read from TorchScript or ONNX)."""
+        from amdcgan.cli import console
+        from amdcgan.gan.importer import run_import
+
+        written = run_import(model, output, generator, discriminator, base, name, generator_input,
+                             discriminator_input, skip_unsupported)
+        for network, parts in written["left_out"].items():
+            for part in parts:
+                console.print(f"left out of the {network}: {part}", highlight=False)
+        counts = ", ".join(f"{network} {len(content['layers'])} layers" for network, content in
+                           written["networks"].items())
+        console.print(f"wrote {output} ({counts})")
+
     @app.command()
     def train(
         arch: Path = ArchArg,

@@ -30,6 +30,11 @@ def shipped_names(kind: str) -> list[str]:
     return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
 
 
+def shipped(kind: str) -> dict[str, BaseModel]:
+    """Every shipped file of a kind (technology, device, components), validated, by name."""
+    return {name: resolve_library(kind, name, f"shipped {kind}", None) for name in shipped_names(kind)}
+
+
 def read_yaml(path: str | Path) -> Any:
     path = Path(path)
     try:

@@ -122,6 +122,7 @@ class Memristor(Strict):
         default="lognormal",
         description="device-to-device factor on the conductance: exp(sigma z) (median 1) or 1 + sigma z (floored)",
     )
+    citation: str = Field(default="", description="the publication the parameters come from")
 
     @model_validator(mode="after")
     def _physical(self) -> "Memristor":
