@@ -1,0 +1,200 @@
+"""Wire resistance in a crossbar: the exact effective transfer of the resistive mesh, by a sparse direct solve.
+
+The mesh (the one `sim/netlist.py` `add_crossbar` writes): cell (i, k) has a row node u_ik and a column node v_ik
+joined by its memristor G_ik. Row i is driven at its left end by an ideal source x_i through one segment r_row to
+u_i0, then u_ik -- r_row -- u_i,k+1. Column k runs from the top cell down, v_ik -- r_col -- v_i+1,k, and its bottom
+cell reaches the column end e_k through one more segment r_col. The column end is terminated either
+
+- by a conductance g_k to ground (load memristor readout): the output is the column-end voltage e_k; or
+- by a virtual ground (OpAmp IVC): e_k = 0 and the output is the current flowing into it.
+
+Kirchhoff's current law at every free node gives the nodal system (L is the weighted Laplacian of the mesh; known
+nodes are the sources and, with a virtual ground, the column ends)
+
+    L_ff V_f = -L_fk V_k,        V_k = B x.
+
+L_ff is symmetric positive definite (every free node reaches a source or a termination), so the network is linear
+and reciprocal: outputs = x @ T with T (rows, columns). Load: T_ik = de_k/dx_i. Virtual ground: the current into
+e_k is -(L_ef V_f + L_ek V_k). T needs min(rows, columns) solves of L_ff, with one factorisation: the rows as
+right-hand sides, or (reciprocity, L_ff = L_ff^T) the output functionals as right-hand sides.
+
+A zero resistance on an axis merges that axis's nodes (r_row = 0: every u_ik is the source x_i; r_col = 0: every
+v_ik is the column end e_k), so the ideal forms come out of the same system: load T = G / (colsum(G) + g),
+virtual ground T = G.
+
+Read power drawn from the row sources: the source currents are I = Y x with the input admittance
+Y = L_ss - L_sf L_ff^-1 L_fs (rows, rows), so P = x^T Y x (per input vector; all of it dissipated in the cells, the
+wires and the load, none in a virtual ground, which sits at 0 V).
+
+A sign-crossbar column is read with the row inputs sign-switched for that column, so its output is
+sum_i s_ij x_i T_ij: the effective signed matrix is s * T. A differential pair is two physical columns of T.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sparse
+import scipy.sparse.linalg as sparse_linalg
+
+from amdcgan.errors import UserError
+
+
+@dataclass(frozen=True)
+class _Nodes:
+    """Node numbering: free nodes 0..n_free-1, known nodes n_free..; merged axes reuse the node they merge into."""
+
+    row: np.ndarray  # (rows, columns): node of u_ik
+    column: np.ndarray  # (rows, columns): node of v_ik
+    source: np.ndarray  # (rows,)
+    end: np.ndarray  # (columns,)
+    n_free: int
+    n_total: int
+
+
+def _number_nodes(rows: int, columns: int, row_ohm: float, column_ohm: float, virtual_ground: bool) -> _Nodes:
+    taken = 0
+
+    def take(*shape: int) -> np.ndarray:
+        nonlocal taken
+        block = np.arange(taken, taken + int(np.prod(shape))).reshape(shape)
+        taken += block.size
+        return block
+
+    # Free nodes first, cell by cell with a cell's row and column nodes side by side: a local order to factorise.
+    row = column = end = None
+    if row_ohm > 0 and column_ohm > 0:
+        pairs = take(rows, columns, 2)
+        row, column = pairs[..., 0], pairs[..., 1]
+    elif row_ohm > 0:
+        row = take(rows, columns)
+    elif column_ohm > 0:
+        column = take(rows, columns)
+    if not virtual_ground:
+        end = take(columns)
+    n_free = taken
+    source = take(rows)
+    if virtual_ground:
+        end = take(columns)
+    row = row if row is not None else np.repeat(source[:, None], columns, axis=1)
+    column = column if column is not None else np.repeat(end[None, :], rows, axis=0)
+    return _Nodes(row, column, source, end, n_free, taken)
+
+
+def _laplacian(conductances: np.ndarray, row_ohm: float, column_ohm: float, termination: np.ndarray | None,
+               nodes: _Nodes) -> sparse.csc_matrix:
+    """The mesh's weighted Laplacian over all nodes (ground eliminated)."""
+    rows, columns = conductances.shape
+    heads, tails, weights = [nodes.row.ravel()], [nodes.column.ravel()], [conductances.ravel()]
+    if row_ohm > 0:
+        chain = np.concatenate([nodes.source[:, None], nodes.row], axis=1)  # source, u_i0 .. u_i,C-1
+        heads.append(chain[:, :-1].ravel())
+        tails.append(chain[:, 1:].ravel())
+        weights.append(np.full(rows * columns, 1.0 / row_ohm))
+    if column_ohm > 0:
+        chain = np.concatenate([nodes.column, nodes.end[None, :]], axis=0)  # v_0k .. v_R-1,k, e_k
+        heads.append(chain[:-1].ravel())
+        tails.append(chain[1:].ravel())
+        weights.append(np.full(rows * columns, 1.0 / column_ohm))
+    a, b, g = (np.concatenate(part) for part in (heads, tails, weights))
+    diagonal = np.bincount(a, g, nodes.n_total) + np.bincount(b, g, nodes.n_total)
+    if termination is not None:
+        diagonal[nodes.end] += termination
+    index = np.arange(nodes.n_total)
+    matrix = sparse.coo_matrix((np.concatenate([diagonal, -g, -g]),
+                                (np.concatenate([index, a, b]), np.concatenate([index, b, a]))),
+                               shape=(nodes.n_total, nodes.n_total))
+    return matrix.tocsc()
+
+
+class WireMesh:
+    """One crossbar with its wires, factorised once: its effective transfer and its input admittance.
+
+    conductances_s: (rows, columns) memristor conductances in siemens.
+    row_ohm, column_ohm: wire resistance of one cell segment on the rows and on the columns (0 = ideal axis).
+    termination_s: conductance (scalar or (columns,)) from each column end to ground, the load memristor;
+    None = a virtual ground (OpAmp IVC input).
+    """
+
+    def __init__(self, conductances_s: np.ndarray, row_ohm: float, column_ohm: float,
+                 termination_s: float | np.ndarray | None = None):
+        g = np.asarray(conductances_s, dtype=float)
+        if g.ndim != 2 or 0 in g.shape:
+            raise UserError(f"crossbar conductances must be a (rows, columns) array, got shape {g.shape}")
+        if not np.all(np.isfinite(g)) or np.any(g < 0):
+            raise UserError("crossbar conductances must be finite and >= 0 siemens")
+        for name, value in (("row_ohm", row_ohm), ("column_ohm", column_ohm)):
+            if not np.isfinite(value) or value < 0:
+                raise UserError(f"wire resistance {name} must be finite and >= 0 ohm, got {value}")
+        rows, columns = g.shape
+        termination = None
+        if termination_s is not None:
+            termination = np.broadcast_to(np.asarray(termination_s, dtype=float), (columns,)).copy()
+            if not np.all(np.isfinite(termination)) or np.any(termination <= 0):
+                raise UserError("column termination conductance must be finite and > 0 siemens "
+                                "(None for a virtual ground)")
+        self.shape = g.shape
+        self.virtual_ground = termination is None
+        self.nodes = _number_nodes(rows, columns, float(row_ohm), float(column_ohm), self.virtual_ground)
+        laplacian = _laplacian(g, float(row_ohm), float(column_ohm), termination, self.nodes)
+        free = self.nodes.n_free
+        self._free_free = laplacian[:free, :free]
+        self._free_known = laplacian[:free, free:]
+        self._known_known = laplacian[free:, free:].toarray()
+        self._factor = None
+
+    def _solve(self, right_hand_sides: np.ndarray) -> np.ndarray:
+        if self.nodes.n_free == 0:
+            return np.zeros((0, right_hand_sides.shape[1]))
+        if self._factor is None:
+            # L_ff is SPD and diagonally dominant: no pivoting needed, a symmetric fill-reducing order.
+            self._factor = sparse_linalg.splu(self._free_free, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                                              options={"SymmetricMode": True})
+        return self._factor.solve(np.asfortranarray(right_hand_sides))
+
+    def _known(self, nodes: np.ndarray) -> np.ndarray:
+        return nodes - self.nodes.n_free
+
+    def transfer(self) -> np.ndarray:
+        """T (rows, columns): column outputs = x @ T (volts for a load, amperes into a virtual ground)."""
+        rows, columns = self.shape
+        sources = self._free_known[:, self._known(self.nodes.source)]  # L_fs: (free, rows)
+        if self.virtual_ground:
+            ends = self._known(self.nodes.end)
+            # current into e_k = -(L_ef V_f + L_es x)
+            direct = -self._known_known[np.ix_(ends, self._known(self.nodes.source))].T  # (rows, columns)
+            functional = -self._free_known[:, ends]  # (free, columns) = -L_fe
+        else:
+            direct = np.zeros((rows, columns))
+            functional = sparse.csc_matrix((np.ones(columns), (self.nodes.end, np.arange(columns))),
+                                           shape=(self.nodes.n_free, columns))
+        # outputs^T = direct^T x - functional^T L_ff^-1 L_fs x
+        if rows <= columns:
+            response = self._solve(sources.toarray())  # (free, rows)
+            return direct - (functional.T @ response).T
+        adjoint = self._solve(functional.toarray())  # (free, columns)
+        return direct - sources.T @ adjoint
+
+    def input_admittance(self) -> np.ndarray:
+        """Y (rows, rows): the currents the row sources deliver are Y x (siemens)."""
+        sources = self._known(self.nodes.source)
+        coupling = self._free_known[:, sources]
+        own = self._known_known[np.ix_(sources, sources)]
+        if self.nodes.n_free == 0:
+            return own
+        return own - np.asarray(coupling.T @ self._solve(coupling.toarray()))
+
+
+def effective_transfer(conductances_s: np.ndarray, row_ohm: float, column_ohm: float,
+                       termination_s: float | np.ndarray | None = None) -> np.ndarray:
+    """T (rows, columns) of a crossbar with wires; outputs = x @ T. See `WireMesh`."""
+    return WireMesh(conductances_s, row_ohm, column_ohm, termination_s).transfer()
+
+
+def read_power_w(conductances_s: np.ndarray, inputs_v: np.ndarray, row_ohm: float, column_ohm: float,
+                 termination_s: float | np.ndarray | None = None) -> np.ndarray:
+    """Power (watts) the row sources deliver for each row-voltage vector in `inputs_v` (..., rows): x^T Y x."""
+    x = np.asarray(inputs_v, dtype=float)
+    admittance = WireMesh(conductances_s, row_ohm, column_ohm, termination_s).input_admittance()
+    return np.einsum("...i,ij,...j->...", x, admittance, x)
