@@ -156,25 +156,34 @@ class WireMesh:
     def _known(self, nodes: np.ndarray) -> np.ndarray:
         return nodes - self.nodes.n_free
 
-    def transfer(self) -> np.ndarray:
-        """T (rows, columns): column outputs = x @ T (volts for a load, amperes into a virtual ground)."""
+    def _readout(self) -> tuple[sparse.csc_matrix, np.ndarray, sparse.csc_matrix]:
+        """L_fs (free, rows), and the outputs as direct^T x + functional^T V_f: direct (rows, columns),
+        functional (free, columns)."""
         rows, columns = self.shape
-        sources = self._free_known[:, self._known(self.nodes.source)]  # L_fs: (free, rows)
+        sources = self._free_known[:, self._known(self.nodes.source)]
         if self.virtual_ground:
             ends = self._known(self.nodes.end)
             # current into e_k = -(L_ef V_f + L_es x)
-            direct = -self._known_known[np.ix_(ends, self._known(self.nodes.source))].T  # (rows, columns)
-            functional = -self._free_known[:, ends]  # (free, columns) = -L_fe
-        else:
-            direct = np.zeros((rows, columns))
-            functional = sparse.csc_matrix((np.ones(columns), (self.nodes.end, np.arange(columns))),
-                                           shape=(self.nodes.n_free, columns))
-        # outputs^T = direct^T x - functional^T L_ff^-1 L_fs x
-        if rows <= columns:
-            response = self._solve(sources.toarray())  # (free, rows)
-            return direct - (functional.T @ response).T
-        adjoint = self._solve(functional.toarray())  # (free, columns)
-        return direct - sources.T @ adjoint
+            direct = -self._known_known[np.ix_(ends, self._known(self.nodes.source))].T
+            return sources, direct, -self._free_known[:, ends]
+        picks = sparse.csc_matrix((np.ones(columns), (self.nodes.end, np.arange(columns))),
+                                  shape=(self.nodes.n_free, columns))
+        return sources, np.zeros((rows, columns)), picks
+
+    def transfer(self) -> np.ndarray:
+        """T (rows, columns): column outputs = x @ T (volts for a load, amperes into a virtual ground)."""
+        sources, direct, functional = self._readout()
+        # T = direct - (functional^T L_ff^-1 L_fs)^T: as many solves as the shorter side (L_ff is symmetric)
+        if self.shape[0] <= self.shape[1]:
+            return direct - (functional.T @ self._solve(sources.toarray())).T
+        return direct - sources.T @ self._solve(functional.toarray())
+
+    def outputs(self, inputs_v: np.ndarray) -> np.ndarray:
+        """Column outputs (batch, columns) for row voltages (batch, rows), one solve per input vector: cheaper than
+        `transfer` for fewer vectors than the tile's shorter side."""
+        x = np.atleast_2d(np.asarray(inputs_v, dtype=float))
+        sources, direct, functional = self._readout()
+        return x @ direct - (functional.T @ self._solve(np.asarray(sources @ x.T))).T
 
     def input_admittance(self) -> np.ndarray:
         """Y (rows, rows): the currents the row sources deliver are Y x (siemens)."""

@@ -38,11 +38,13 @@ def test_fast_solves_equal_ngspice(rows, columns, row_ohm, column_ohm, terminati
     conductances = random_crossbar(rows, columns, rows * columns)
     inputs = np.random.default_rng(rows).uniform(-0.5, 0.5, rows)
     spice = spice_mesh(conductances, inputs, row_ohm, column_ohm, termination)
-    sparse = inputs @ wires.effective_transfer(conductances, row_ohm, column_ohm, termination)
+    mesh = wires.WireMesh(conductances, row_ohm, column_ohm, termination)
+    sparse = inputs @ mesh.transfer()
     ladder = inputs @ wires_torch.effective_transfer(torch.tensor(conductances), row_ohm, column_ohm,
                                                      termination).numpy()
     assert relative_error(sparse, spice.outputs) <= 1e-6
     assert relative_error(ladder, spice.outputs) <= 1e-6
+    assert relative_error(mesh.outputs(inputs)[0], spice.outputs) <= 1e-6
     power = wires.read_power_w(conductances, inputs, row_ohm, column_ohm, termination)
     assert abs(power - spice.source_power_w) <= 1e-6 * spice.source_power_w
     # The wires matter in every case here, so agreement is not agreement of two ideal models.
