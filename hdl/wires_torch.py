@@ -27,9 +27,10 @@ conductances are solved again at the same cost. Gradients flow by autograd throu
 
 from __future__ import annotations
 
-from typing import Iterator
+import math
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from amdcgan.errors import UserError
 
@@ -54,52 +55,78 @@ def _check(conductances: torch.Tensor, row_ohm: float, column_ohm: float) -> Non
             raise UserError(f"wire resistance {name} must be finite and >= 0 ohm, got {value}")
 
 
-def _columns(conductances: torch.Tensor, column_ohm: float, termination: torch.Tensor | None,
-             order: range) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-    """(k, S_k, a_k) for the columns in `order`: the column seen from its row nodes, and its output functional."""
-    rows = conductances.shape[-2]
-    options = {"dtype": conductances.dtype, "device": conductances.device}
-    index = torch.arange(rows, device=conductances.device)
-    shared = (rows - torch.maximum(index[:, None], index[None, :])).to(conductances.dtype)
-    identity = torch.eye(rows, **options)
-    for k in order:
-        d = conductances[..., :, k]
-        g = None if termination is None else termination[..., k, None]
-        if column_ohm == 0:
-            if g is None:
-                yield k, torch.diag_embed(d), d
-            else:
-                total = d.sum(-1, keepdim=True) + g
-                yield k, torch.diag_embed(d) - d[..., :, None] * d[..., None, :] / total[..., None], d / total
-            continue
-        impedance = column_ohm * shared
-        if g is not None:
-            impedance = impedance + (1.0 / g)[..., None]
-        cells = torch.linalg.solve(identity + d[..., :, None] * impedance, torch.diag_embed(d))
-        cells = 0.5 * (cells + cells.transpose(-1, -2))
-        functional = cells.sum(-2)
-        yield k, cells, functional if g is None else functional / g
+def _column(conductances: torch.Tensor, termination: torch.Tensor | None, k: int,
+            column_ohm: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(S_k, a_k): column k seen from its row nodes, and its output functional."""
+    d = conductances[..., :, k]
+    g = None if termination is None else termination[..., k, None]
+    if column_ohm == 0:
+        if g is None:
+            return torch.diag_embed(d), d
+        total = d.sum(-1, keepdim=True) + g
+        return torch.diag_embed(d) - d[..., :, None] * d[..., None, :] / total[..., None], d / total
+    rows = d.shape[-1]
+    index = torch.arange(rows, device=d.device)
+    impedance = column_ohm * (rows - torch.maximum(index[:, None], index[None, :])).to(d.dtype)
+    if g is not None:
+        impedance = impedance + (1.0 / g)[..., None]
+    identity = torch.eye(rows, dtype=d.dtype, device=d.device)
+    cells = torch.linalg.solve(identity + d[..., :, None] * impedance, torch.diag_embed(d))
+    cells = 0.5 * (cells + cells.transpose(-1, -2))
+    functional = cells.sum(-2)
+    return cells, functional if g is None else functional / g
+
+
+def _grounded_rows(conductances: torch.Tensor, termination: torch.Tensor | None, column_ohm: float, start: int,
+                   stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ideal rows (every u_ik = x_i), columns start..stop-1: their block of T and their share of Y."""
+    cells, functionals = zip(*(_column(conductances, termination, k, column_ohm) for k in range(start, stop)))
+    return torch.stack(functionals, -1), torch.stack(cells).sum(0)
+
+
+def _ladder(conductances: torch.Tensor, termination: torch.Tensor | None, row_ohm: float, column_ohm: float,
+            start: int, stop: int, admittance: torch.Tensor, division: torch.Tensor,
+            transfer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Continue the sweep from the far end over columns stop-1 down to start: (Y_start, P_start, T[:, start:])."""
+    identity = torch.eye(conductances.shape[-2], dtype=conductances.dtype, device=conductances.device)
+    for k in range(stop - 1, start - 1, -1):
+        cells, functional = _column(conductances, termination, k, column_ohm)
+        admittance = cells + division @ admittance
+        admittance = 0.5 * (admittance + admittance.transpose(-1, -2))
+        # P_k explicitly: I + r Y is well conditioned (eigenvalues 1 .. 1 + r |Y|), and two products are faster than
+        # triangular solves with as many right-hand sides.
+        division = torch.cholesky_inverse(torch.linalg.cholesky(identity + row_ohm * admittance))
+        transfer = division @ torch.cat([functional[..., :, None], transfer], -1)
+    return admittance, division, transfer
 
 
 def _sweep(conductances: torch.Tensor, row_ohm: float, column_ohm: float,
            termination_s: float | torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(T, Y). With gradients, the columns go in chunks of about sqrt(columns) that backward recomputes
+    (activation checkpointing), so that memory does not grow with columns x rows^2."""
     _check(conductances, row_ohm, column_ohm)
     termination = _termination(termination_s, conductances)
     rows, columns = conductances.shape[-2:]
+    chunk = max(1, math.isqrt(columns))
+    tracked = torch.is_grad_enabled() and any(
+        tensor is not None and tensor.requires_grad for tensor in (conductances, termination))
+
+    def run(function, *arguments):
+        return checkpoint(function, *arguments, use_reentrant=False) if tracked else function(*arguments)
+
     if row_ohm == 0:
-        cells, functionals = zip(*((s, a) for _, s, a in _columns(conductances, column_ohm, termination,
-                                                                     range(columns))))
-        return torch.stack(functionals, -1), torch.stack(cells).sum(0)
-    identity = torch.eye(rows, dtype=conductances.dtype, device=conductances.device)
-    admittance = factor = transfer = None
-    for k, cells, functional in _columns(conductances, column_ohm, termination, range(columns - 1, -1, -1)):
-        admittance = cells if admittance is None else cells + torch.cholesky_solve(admittance, factor)
-        admittance = 0.5 * (admittance + admittance.transpose(-1, -2))
-        factor = torch.linalg.cholesky(identity + row_ohm * admittance)
-        column = functional[..., :, None]
-        transfer = column if transfer is None else torch.cat([column, transfer], -1)
-        transfer = torch.cholesky_solve(transfer, factor)
-    return transfer, torch.cholesky_solve(admittance, factor)
+        parts = [run(_grounded_rows, conductances, termination, column_ohm, start, min(start + chunk, columns))
+                 for start in range(0, columns, chunk)]
+        return torch.cat([part[0] for part in parts], -1), sum(part[1] for part in parts)
+    batch = conductances.shape[:-2]
+    options = {"dtype": conductances.dtype, "device": conductances.device}
+    admittance = torch.zeros(*batch, rows, rows, **options)
+    division = torch.eye(rows, **options).expand(*batch, rows, rows)
+    transfer = torch.zeros(*batch, rows, 0, **options)
+    for stop in range(columns, 0, -chunk):
+        admittance, division, transfer = run(_ladder, conductances, termination, row_ohm, column_ohm,
+                                             max(0, stop - chunk), stop, admittance, division, transfer)
+    return transfer, division @ admittance
 
 
 def effective_transfer(conductances_s: torch.Tensor, row_ohm: float, column_ohm: float,
