@@ -26,6 +26,10 @@ Read power drawn from the row sources: the source currents are I = Y x with the 
 Y = L_ss - L_sf L_ff^-1 L_fs (rows, rows), so P = x^T Y x (per input vector; all of it dissipated in the cells, the
 wires and the load, none in a virtual ground, which sits at 0 V).
 
+An OpAmp IVC of finite open-loop gain A with feedback R_f holds its input at -V_amp / A, which is a conductance
+(1 + A) / R_f to ground: the load case with g_k = (1 + A) / R_f, the IVC's re-inverted output being A e_k (before
+its clipping); with ideal wires this is exactly the finite-gain IVC formula of the tile model.
+
 Rounding: L_ff holds wire conductances (1/r, ~5 S at 0.2 ohm) beside cell ones (~1e-4 S), so T is good to about
 1e-12 at realistic wires, and loses digits as wires vanish (4e-7 at 1e-6 ohm): 0 ohm merges the nodes instead, and
 `amdcgan.hdl.wires_torch` solves the same mesh in a form that keeps its digits at any wire resistance.
