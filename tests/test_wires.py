@@ -111,17 +111,20 @@ def test_cuda_equals_scipy(dtype, tolerance):
 @pytest.mark.parametrize("row_ohm,column_ohm", [(300.0, 900.0), (0.0, 900.0), (300.0, 0.0)])
 def test_gradients_flow_through_the_solve(row_ohm, column_ohm, termination):
     # conductances in units of 100 uS and outputs scaled to order one, so that finite differences resolve them;
-    # wires strong enough that they shape the gradient
+    # wires strong enough that they shape the gradient. The full Jacobian once; elsewhere random projections of it.
     unit = 1e-4
     scale = 1.0 / unit if termination is None else 1.0
     conductances = torch.tensor(random_crossbar(4, 3, 4) / unit).unsqueeze(0).repeat(2, 1, 1).requires_grad_()
+    full = row_ohm > 0 and column_ohm > 0 and termination is not None
 
     def transfer(g):
         return wires_torch.effective_transfer(g * unit, row_ohm, column_ohm, termination) * scale
 
-    assert torch.autograd.gradcheck(transfer, (conductances,))
-    assert torch.autograd.gradcheck(
-        lambda g: wires_torch.input_admittance(g * unit, row_ohm, column_ohm, termination) / unit, (conductances,))
+    def admittance(g):
+        return wires_torch.input_admittance(g * unit, row_ohm, column_ohm, termination) / unit
+
+    assert torch.autograd.gradcheck(transfer, (conductances,), fast_mode=not full)
+    assert torch.autograd.gradcheck(admittance, (conductances,), fast_mode=not full)
 
 
 def test_bad_input_is_named():
