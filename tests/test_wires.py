@@ -80,7 +80,7 @@ def test_ideal_read_power_is_the_cell_dissipation():
 
 
 @pytest.mark.parametrize("termination", TERMINATIONS.values(), ids=TERMINATIONS.keys())
-@pytest.mark.parametrize("rows,columns", [(7, 12), (12, 7)])
+@pytest.mark.parametrize("rows,columns", [(7, 12), (12, 7), (1, 5), (5, 1)])
 @pytest.mark.parametrize("row_ohm,column_ohm", [(2.5, 0.2), (0.0, 2.5), (1.0, 0.0)])
 def test_torch_equals_scipy(rows, columns, row_ohm, column_ohm, termination):
     tiles = np.stack([random_crossbar(rows, columns, seed) for seed in range(3)])
