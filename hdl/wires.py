@@ -28,7 +28,8 @@ wires and the load, none in a virtual ground, which sits at 0 V).
 
 An OpAmp IVC of finite open-loop gain A with feedback R_f holds its input at -V_amp / A, which is a conductance
 (1 + A) / R_f to ground: the load case with g_k = (1 + A) / R_f, the IVC's re-inverted output being A e_k (before
-its clipping); with ideal wires this is exactly the finite-gain IVC formula of the tile model.
+its clipping). `readout_termination` gives both readouts in these terms; with ideal wires they are exactly
+`electrical.Periphery.column_gain`.
 
 Rounding: L_ff holds wire conductances (1/r, ~5 S at 0.2 ohm) beside cell ones (~1e-4 S), so T is good to about
 1e-12 at realistic wires, and loses digits as wires vanish (4e-7 at 1e-6 ohm): 0 ohm merges the nodes instead, and
@@ -47,6 +48,9 @@ import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
 
 from amdcgan.errors import UserError
+
+from .electrical import Periphery
+from .spec import Readout
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,15 @@ class WireMesh:
         if self.nodes.n_free == 0:
             return own
         return own - np.asarray(coupling.T @ self._solve(coupling.toarray()))
+
+
+def readout_termination(readout: Readout, periphery: Periphery, rows: int) -> tuple[float, float]:
+    """(termination_s, output_v_per_v): the conductance a single-ended column readout presents at the column end,
+    and the factor from the column-end voltage to the readout's output before its clipping. Load memristor: g_L, 1.
+    OpAmp IVC of gain A and feedback R_f: (1 + A) / R_f, A."""
+    if readout is Readout.load_memristor:
+        return periphery.g_load, 1.0
+    return (1.0 + periphery.opamp_gain) / periphery.feedback(rows), periphery.opamp_gain
 
 
 def effective_transfer(conductances_s: np.ndarray, row_ohm: float, column_ohm: float,

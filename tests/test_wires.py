@@ -9,6 +9,7 @@ import torch
 
 from amdcgan.errors import UserError
 from amdcgan.hdl import wires, wires_torch
+from amdcgan.hdl.spec import Readout
 
 G_ON, G_OFF = 1 / 4000, 1 / 25000  # the reference WO2 device
 TERMINATIONS = {"virtual_ground": None, "load": G_ON}
@@ -65,6 +66,20 @@ def test_zero_wire_resistance_gives_the_ideal_forms(termination):
     assert relative_error(wires.effective_transfer(conductances, 1e-4, 1e-4, termination), expected) <= 1e-6
     assert relative_error(wires_torch.effective_transfer(torch.tensor(conductances), 1e-4, 1e-4, termination).numpy(),
                           expected) <= 1e-6
+
+
+@pytest.mark.parametrize("readout", list(Readout))
+def test_readout_terminations_are_the_electrical_model_at_ideal_wires(readout):
+    from pathlib import Path
+
+    from amdcgan.hdl.electrical import Periphery
+    from amdcgan.hdl.loader import load_architecture
+
+    periphery = Periphery.of(load_architecture(Path(__file__).parents[1] / "examples" / "am_dcgan_mnist.yaml"))
+    conductances = random_crossbar(9, 4, 6)
+    termination, gain = wires.readout_termination(readout, periphery, 9)
+    expected = conductances * periphery.column_gain(conductances.sum(0), 9, readout)
+    assert relative_error(gain * wires.effective_transfer(conductances, 0.0, 0.0, termination), expected) <= 1e-12
 
 
 def test_ideal_read_power_is_the_cell_dissipation():
