@@ -65,7 +65,8 @@ class _Nodes:
     n_total: int
 
 
-def _number_nodes(rows: int, columns: int, row_ohm: float, column_ohm: float, virtual_ground: bool) -> _Nodes:
+def _number_nodes(rows: int, columns: int, row_ohm: float, column_ohm: float, grounded: np.ndarray) -> _Nodes:
+    """`grounded` (columns,): column ends held at 0 V (known nodes); the others are free, with a termination."""
     taken = 0
 
     def take(*shape: int) -> np.ndarray:
@@ -75,7 +76,7 @@ def _number_nodes(rows: int, columns: int, row_ohm: float, column_ohm: float, vi
         return block
 
     # Free nodes first, cell by cell with a cell's row and column nodes side by side: a local order to factorise.
-    row = column = end = None
+    row = column = None
     if row_ohm > 0 and column_ohm > 0:
         pairs = take(rows, columns, 2)
         row, column = pairs[..., 0], pairs[..., 1]
@@ -83,20 +84,20 @@ def _number_nodes(rows: int, columns: int, row_ohm: float, column_ohm: float, vi
         row = take(rows, columns)
     elif column_ohm > 0:
         column = take(rows, columns)
-    if not virtual_ground:
-        end = take(columns)
+    end = np.empty(columns, dtype=int)
+    end[~grounded] = take(int(np.sum(~grounded)))
     n_free = taken
     source = take(rows)
-    if virtual_ground:
-        end = take(columns)
+    end[grounded] = take(int(np.sum(grounded)))
     row = row if row is not None else np.repeat(source[:, None], columns, axis=1)
     column = column if column is not None else np.repeat(end[None, :], rows, axis=0)
     return _Nodes(row, column, source, end, n_free, taken)
 
 
-def _laplacian(conductances: np.ndarray, row_ohm: float, column_ohm: float, termination: np.ndarray | None,
+def _laplacian(conductances: np.ndarray, row_ohm: float, column_ohm: float, termination: np.ndarray,
                nodes: _Nodes) -> sparse.csc_matrix:
-    """The mesh's weighted Laplacian over all nodes (ground eliminated)."""
+    """The mesh's weighted Laplacian over all nodes (ground eliminated); `termination` (columns,): each column end's
+    conductance to ground (0 where the end is grounded)."""
     rows, columns = conductances.shape
     heads, tails, weights = [nodes.row.ravel()], [nodes.column.ravel()], [conductances.ravel()]
     if row_ohm > 0:
@@ -111,8 +112,7 @@ def _laplacian(conductances: np.ndarray, row_ohm: float, column_ohm: float, term
         weights.append(np.full(rows * columns, 1.0 / column_ohm))
     a, b, g = (np.concatenate(part) for part in (heads, tails, weights))
     diagonal = np.bincount(a, g, nodes.n_total) + np.bincount(b, g, nodes.n_total)
-    if termination is not None:
-        diagonal[nodes.end] += termination
+    diagonal[nodes.end] += termination
     index = np.arange(nodes.n_total)
     matrix = sparse.coo_matrix((np.concatenate([diagonal, -g, -g]),
                                 (np.concatenate([index, a, b]), np.concatenate([index, b, a]))),
@@ -125,12 +125,17 @@ class WireMesh:
 
     conductances_s: (rows, columns) memristor conductances in siemens.
     row_ohm, column_ohm: wire resistance of one cell segment on the rows and on the columns (0 = ideal axis).
-    termination_s: conductance (scalar or (columns,)) from each column end to ground, the load memristor;
-    None = a virtual ground (OpAmp IVC input).
+    termination_s: conductance (scalar or one per output) from each column end to ground: a load memristor, or the
+    input of a finite-gain IVC (`readout_termination`); None = every column end at a virtual ground, the output
+    being the current into it.
+    mirrored_pairs: the columns are (G+, G-) pairs, as a differential pair with an IVC reads them: each G- column
+    ends at a virtual ground whose current a mirror draws from the end of its G+ column, which is terminated by
+    termination_s; the outputs are the G+ column-end voltages, one per pair. The mirror makes the nodal matrix
+    unsymmetric (the G+ end's row less the G- end's), so this case is factorised with pivoting.
     """
 
     def __init__(self, conductances_s: np.ndarray, row_ohm: float, column_ohm: float,
-                 termination_s: float | np.ndarray | None = None):
+                 termination_s: float | np.ndarray | None = None, mirrored_pairs: bool = False):
         g = np.asarray(conductances_s, dtype=float)
         if g.ndim != 2 or 0 in g.shape:
             raise UserError(f"crossbar conductances must be a (rows, columns) array, got shape {g.shape}")
@@ -140,58 +145,72 @@ class WireMesh:
             if not np.isfinite(value) or value < 0:
                 raise UserError(f"wire resistance {name} must be finite and >= 0 ohm, got {value}")
         rows, columns = g.shape
-        termination = None
-        if termination_s is not None:
-            termination = np.broadcast_to(np.asarray(termination_s, dtype=float), (columns,)).copy()
-            if not np.all(np.isfinite(termination)) or np.any(termination <= 0):
+        if mirrored_pairs and (columns % 2 or termination_s is None):
+            raise UserError("mirrored pairs need an even number of columns (G+, G-) and a termination for the G+ ends")
+        self.shape = g.shape
+        self.virtual_ground = termination_s is None
+        self.mirrored_pairs = mirrored_pairs
+        self.output_columns = np.arange(0, columns, 2) if mirrored_pairs else np.arange(columns)
+        grounded = np.full(columns, self.virtual_ground)
+        termination = np.zeros(columns)
+        if not self.virtual_ground:
+            loads = np.broadcast_to(np.asarray(termination_s, dtype=float), self.output_columns.shape)
+            if not np.all(np.isfinite(loads)) or np.any(loads <= 0):
                 raise UserError("column termination conductance must be finite and > 0 siemens "
                                 "(None for a virtual ground)")
-        self.shape = g.shape
-        self.virtual_ground = termination is None
-        self.nodes = _number_nodes(rows, columns, float(row_ohm), float(column_ohm), self.virtual_ground)
-        laplacian = _laplacian(g, float(row_ohm), float(column_ohm), termination, self.nodes)
+            termination[self.output_columns] = loads
+            grounded[1::2] = mirrored_pairs
+        self.nodes = _number_nodes(rows, columns, float(row_ohm), float(column_ohm), grounded)
+        matrix = _laplacian(g, float(row_ohm), float(column_ohm), termination, self.nodes)
+        if mirrored_pairs:
+            # KCL at a G+ end: what the mesh brings in, less the G- current the mirror draws (-(L_e- . V)).
+            plus, minus = self.nodes.end[0::2], self.nodes.end[1::2]
+            draw = sparse.csc_matrix((np.ones(plus.size), (plus, minus)), shape=matrix.shape)
+            matrix = (matrix - draw @ matrix).tocsc()
         free = self.nodes.n_free
-        self._free_free = laplacian[:free, :free]
-        self._free_known = laplacian[:free, free:]
-        self._known_known = laplacian[free:, free:].toarray()
+        self._free_free = matrix[:free, :free]
+        self._free_known = matrix[:free, free:]
+        self._known_free = matrix[free:, :free]
+        self._known_known = matrix[free:, free:].toarray()
         self._factor = None
 
-    def _solve(self, right_hand_sides: np.ndarray) -> np.ndarray:
+    def _solve(self, right_hand_sides: np.ndarray, transposed: bool = False) -> np.ndarray:
         if self.nodes.n_free == 0:
             return np.zeros((0, right_hand_sides.shape[1]))
         if self._factor is None:
-            # L_ff is SPD and diagonally dominant: no pivoting needed, a symmetric fill-reducing order.
-            self._factor = sparse_linalg.splu(self._free_free, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                                              options={"SymmetricMode": True})
-        return self._factor.solve(np.asfortranarray(right_hand_sides))
+            if self.mirrored_pairs:
+                self._factor = sparse_linalg.splu(self._free_free, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.1)
+            else:  # SPD and diagonally dominant: no pivoting needed, a symmetric fill-reducing order
+                self._factor = sparse_linalg.splu(self._free_free, permc_spec="MMD_AT_PLUS_A",
+                                                  diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        return self._factor.solve(np.asfortranarray(right_hand_sides), trans="T" if transposed else "N")
 
     def _known(self, nodes: np.ndarray) -> np.ndarray:
         return nodes - self.nodes.n_free
 
     def _readout(self) -> tuple[sparse.csc_matrix, np.ndarray, sparse.csc_matrix]:
-        """L_fs (free, rows), and the outputs as direct^T x + functional^T V_f: direct (rows, columns),
-        functional (free, columns)."""
-        rows, columns = self.shape
+        """A_fs (free, rows), and the outputs as direct^T x + functional^T V_f: direct (rows, outputs),
+        functional (free, outputs)."""
         sources = self._free_known[:, self._known(self.nodes.source)]
+        ends = self.nodes.end[self.output_columns]
         if self.virtual_ground:
-            ends = self._known(self.nodes.end)
             # current into e_k = -(L_ef V_f + L_es x)
-            direct = -self._known_known[np.ix_(ends, self._known(self.nodes.source))].T
-            return sources, direct, -self._free_known[:, ends]
-        picks = sparse.csc_matrix((np.ones(columns), (self.nodes.end, np.arange(columns))),
-                                  shape=(self.nodes.n_free, columns))
-        return sources, np.zeros((rows, columns)), picks
+            direct = -self._known_known[np.ix_(self._known(ends), self._known(self.nodes.source))].T
+            return sources, direct, -self._known_free[self._known(ends)].T
+        picks = sparse.csc_matrix((np.ones(ends.size), (ends, np.arange(ends.size))),
+                                  shape=(self.nodes.n_free, ends.size))
+        return sources, np.zeros((self.shape[0], ends.size)), picks
 
     def transfer(self) -> np.ndarray:
-        """T (rows, columns): column outputs = x @ T (volts for a load, amperes into a virtual ground)."""
+        """T (rows, outputs): column outputs = x @ T (volts at a termination, amperes into a virtual ground)."""
         sources, direct, functional = self._readout()
-        # T = direct - (functional^T L_ff^-1 L_fs)^T: as many solves as the shorter side (L_ff is symmetric)
-        if self.shape[0] <= self.shape[1]:
+        # T = direct - (functional^T A_ff^-1 A_fs)^T: as many solves as the fewer of rows and outputs
+        if self.shape[0] <= functional.shape[1]:
             return direct - (functional.T @ self._solve(sources.toarray())).T
-        return direct - sources.T @ self._solve(functional.toarray())
+        return direct - sources.T @ self._solve(functional.toarray(), transposed=True)
 
     def outputs(self, inputs_v: np.ndarray) -> np.ndarray:
-        """Column outputs (batch, columns) for row voltages (batch, rows), one solve per input vector: cheaper than
+        """Column outputs (batch, outputs) for row voltages (batch, rows), one solve per input vector: cheaper than
         `transfer` for fewer vectors than the tile's shorter side."""
         x = np.atleast_2d(np.asarray(inputs_v, dtype=float))
         sources, direct, functional = self._readout()
@@ -200,11 +219,11 @@ class WireMesh:
     def input_admittance(self) -> np.ndarray:
         """Y (rows, rows): the currents the row sources deliver are Y x (siemens)."""
         sources = self._known(self.nodes.source)
-        coupling = self._free_known[:, sources]
         own = self._known_known[np.ix_(sources, sources)]
         if self.nodes.n_free == 0:
             return own
-        return own - np.asarray(coupling.T @ self._solve(coupling.toarray()))
+        response = self._solve(self._free_known[:, sources].toarray())
+        return own - np.asarray(self._known_free[sources] @ response)
 
 
 def readout_termination(readout: Readout, periphery: Periphery, rows: int) -> tuple[float, float]:
@@ -217,14 +236,14 @@ def readout_termination(readout: Readout, periphery: Periphery, rows: int) -> tu
 
 
 def effective_transfer(conductances_s: np.ndarray, row_ohm: float, column_ohm: float,
-                       termination_s: float | np.ndarray | None = None) -> np.ndarray:
-    """T (rows, columns) of a crossbar with wires; outputs = x @ T. See `WireMesh`."""
-    return WireMesh(conductances_s, row_ohm, column_ohm, termination_s).transfer()
+                       termination_s: float | np.ndarray | None = None, mirrored_pairs: bool = False) -> np.ndarray:
+    """T (rows, outputs) of a crossbar with wires; outputs = x @ T. See `WireMesh`."""
+    return WireMesh(conductances_s, row_ohm, column_ohm, termination_s, mirrored_pairs).transfer()
 
 
 def read_power_w(conductances_s: np.ndarray, inputs_v: np.ndarray, row_ohm: float, column_ohm: float,
-                 termination_s: float | np.ndarray | None = None) -> np.ndarray:
+                 termination_s: float | np.ndarray | None = None, mirrored_pairs: bool = False) -> np.ndarray:
     """Power (watts) the row sources deliver for each row-voltage vector in `inputs_v` (..., rows): x^T Y x."""
     x = np.asarray(inputs_v, dtype=float)
-    admittance = WireMesh(conductances_s, row_ohm, column_ohm, termination_s).input_admittance()
+    admittance = WireMesh(conductances_s, row_ohm, column_ohm, termination_s, mirrored_pairs).input_admittance()
     return np.einsum("...i,ij,...j->...", x, admittance, x)

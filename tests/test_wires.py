@@ -9,7 +9,8 @@ import torch
 
 from amdcgan.errors import UserError
 from amdcgan.hdl import wires, wires_torch
-from amdcgan.hdl.spec import Readout
+from amdcgan.hdl.loader import load_architecture
+from amdcgan.hdl.spec import Readout, WeightEncoding
 
 G_ON, G_OFF = 1 / 4000, 1 / 25000  # the reference WO2 device
 TERMINATIONS = {"virtual_ground": None, "load": G_ON}
@@ -52,6 +53,25 @@ def test_fast_solves_equal_ngspice(rows, columns, row_ohm, column_ohm, terminati
     assert relative_error(inputs @ ideal(conductances, termination), spice.outputs) > 1e-4
 
 
+@pytest.mark.spice
+@pytest.mark.parametrize("rows,columns", [(4, 6), (16, 16)])
+@pytest.mark.parametrize("row_ohm,column_ohm", [(20.0, 70.0), (0.0, 130.0), (190.0, 0.0), (0.2, 1.0)])
+def test_mirrored_pairs_equal_ngspice(rows, columns, row_ohm, column_ohm):
+    from amdcgan.sim.wire_mesh import spice_mesh
+
+    ivc_input = (1 + 1e4) / 200.0  # a finite-gain IVC's input: gain 1e4, feedback 200 ohm
+    conductances = random_crossbar(rows, columns, rows + columns)
+    inputs = np.random.default_rng(columns).uniform(-0.5, 0.5, rows)
+    spice = spice_mesh(conductances, inputs, row_ohm, column_ohm, ivc_input, mirrored_pairs=True)
+    mesh = wires.WireMesh(conductances, row_ohm, column_ohm, ivc_input, mirrored_pairs=True)
+    assert relative_error(inputs @ mesh.transfer(), spice.outputs) <= 1e-6
+    assert relative_error(mesh.outputs(inputs)[0], spice.outputs) <= 1e-6
+    power = wires.read_power_w(conductances, inputs, row_ohm, column_ohm, ivc_input, mirrored_pairs=True)
+    assert abs(power - spice.source_power_w) <= 1e-6 * spice.source_power_w
+    plus, minus = conductances[:, 0::2], conductances[:, 1::2]
+    assert relative_error(inputs @ (plus - minus) / (plus.sum(0) + ivc_input), spice.outputs) > 1e-4
+
+
 @pytest.mark.parametrize("termination", [None, G_ON, np.linspace(G_OFF, G_ON, 5)],
                          ids=["virtual_ground", "load", "load_per_column"])
 def test_zero_wire_resistance_gives_the_ideal_forms(termination):
@@ -68,18 +88,30 @@ def test_zero_wire_resistance_gives_the_ideal_forms(termination):
                           expected) <= 1e-6
 
 
+@pytest.mark.parametrize("encoding", list(WeightEncoding))
 @pytest.mark.parametrize("readout", list(Readout))
-def test_readout_terminations_are_the_electrical_model_at_ideal_wires(readout):
+def test_readout_terminations_are_the_electrical_model_at_ideal_wires(readout, encoding):
     from pathlib import Path
 
-    from amdcgan.hdl.electrical import Periphery
-    from amdcgan.hdl.loader import load_architecture
+    from amdcgan.hdl.electrical import Cell, Periphery, effective_matrix
 
-    periphery = Periphery.of(load_architecture(Path(__file__).parents[1] / "examples" / "am_dcgan_mnist.yaml"))
-    conductances = random_crossbar(9, 4, 6)
+    architecture = load_architecture(Path(__file__).parents[1] / "examples" / "am_dcgan_mnist.yaml")
+    periphery, cell = Periphery.of(architecture), Cell.of(architecture.device, encoding)
+    main, minus = random_crossbar(9, 4, 6), random_crossbar(9, 4, 7)
+    signs = np.where(np.random.default_rng(8).random((9, 4)) < 0.5, -1.0, 1.0)
     termination, gain = wires.readout_termination(readout, periphery, 9)
-    expected = conductances * periphery.column_gain(conductances.sum(0), 9, readout)
-    assert relative_error(gain * wires.effective_transfer(conductances, 0.0, 0.0, termination), expected) <= 1e-12
+    if encoding is WeightEncoding.sign_crossbar:  # each column read with its inputs sign-switched
+        expected = effective_matrix(main, signs, cell, readout, periphery)
+        measured = signs * wires.effective_transfer(main, 0.0, 0.0, termination)
+    else:
+        expected = effective_matrix(main, minus, cell, readout, periphery)
+        pairs = np.stack([main, minus], -1).reshape(9, 8)
+        if readout is Readout.opamp_ivc:
+            measured = wires.effective_transfer(pairs, 0.0, 0.0, termination, mirrored_pairs=True)
+        else:
+            both = wires.effective_transfer(pairs, 0.0, 0.0, termination)
+            measured = both[:, 0::2] - both[:, 1::2]
+    assert relative_error(gain * measured, expected) <= 1e-12
 
 
 def test_ideal_read_power_is_the_cell_dissipation():
