@@ -35,8 +35,14 @@ Rounding: L_ff holds wire conductances (1/r, ~5 S at 0.2 ohm) beside cell ones (
 1e-12 at realistic wires, and loses digits as wires vanish (4e-7 at 1e-6 ohm): 0 ohm merges the nodes instead, and
 `amdcgan.hdl.wires_torch` solves the same mesh in a form that keeps its digits at any wire resistance.
 
-A sign-crossbar column is read with the row inputs sign-switched for that column, so its output is
-sum_i s_ij x_i T_ij: the effective signed matrix is s * T. A differential pair is two physical columns of T.
+How each tile maps onto the mesh (checked against `electrical.effective_matrix` at ideal wires in the tests):
+- sign crossbar: a column is read with the row inputs sign-switched for it, so its output is sum_i s_ij x_i T_ij:
+  the effective signed matrix is s * T (times the readout's output factor);
+- differential pair, load memristors: G+ and G- are physical columns side by side, each with its own load; the
+  difference amplifier takes T[:, 0::2] - T[:, 1::2];
+- differential pair, IVC: `mirrored_pairs`, the G- column's current mirrored out of the G+ summing node. This one
+  is solved here only (the torch ladder is symmetric by construction); there, the virtual-ground transfer
+  (T+ - T-) times `electrical.Periphery.column_gain` is within 1e-4 of it up to 128 rows and 2.5 ohm.
 """
 
 from __future__ import annotations
