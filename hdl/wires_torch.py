@@ -69,7 +69,7 @@ class _Columns:
     d: torch.Tensor  # cell conductances per column
     around: torch.Tensor  # admittance of the column chain around each node (above plus below)
     diagonal: torch.Tensor  # M^-1_ii
-    decay: torch.Tensor  # log of the voltage division from the top node down to node i
+    decay: torch.Tensor  # log prod_{j<i} g / (g + s_j): the voltage division up the chain from node i to the top
     to_output: torch.Tensor | float  # bottom-node voltage -> output
 
 
