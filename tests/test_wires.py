@@ -78,8 +78,8 @@ def test_zero_wire_resistance_gives_the_ideal_forms(termination):
     conductances = random_crossbar(6, 5, 1)
     expected = ideal(conductances, termination)
     sparse = wires.effective_transfer(conductances, 0.0, 0.0, termination)
-    ladder = wires_torch.effective_transfer(torch.tensor(conductances), 0.0, 0.0,
-                                            None if termination is None else torch.tensor(termination, dtype=torch.float64)).numpy()
+    loads = None if termination is None else torch.tensor(termination, dtype=torch.float64)
+    ladder = wires_torch.effective_transfer(torch.tensor(conductances), 0.0, 0.0, loads).numpy()
     assert relative_error(sparse, expected) <= 1e-13
     assert relative_error(ladder, expected) <= 1e-13
     # and vanishing wires tend to them (the IR drop here is about 2e-3 * ohm)
