@@ -90,6 +90,15 @@ def one_tile(g_off: float, g_on: float, rng: np.random.Generator) -> None:
         ladder_s, transfer = best_time(lambda: ladder(conductances, g_on, dtype))
         print(f"   torch ladder {str(dtype):15s}    {ladder_s:.3f} s   (against sparse: "
               f"{relative_error(transfer, reference):.1e})")
+    for dtype in (torch.float64, torch.float32):
+        tracked_s, _ = best_time(lambda: with_gradient(conductances, g_on, dtype))
+        print(f"   torch ladder {str(dtype):15s}    {tracked_s:.3f} s   with the gradient of a loss on T (forward "
+              f"and backward)")
+
+
+def with_gradient(conductances: np.ndarray, termination: float, dtype: torch.dtype) -> None:
+    tile = torch.tensor(conductances, dtype=dtype, requires_grad=True)
+    wires_torch.effective_transfer(tile, WIRE_OHM, WIRE_OHM, termination).square().sum().backward()
 
 
 def layers(architecture, rng: np.random.Generator) -> None:
