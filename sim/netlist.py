@@ -76,23 +76,28 @@ class Circuit:
 
 
 def add_crossbar(circuit: Circuit, prefix: str, rows: list[str], columns: list[str], conductances: np.ndarray,
-                 wire_ohm: float = 0.0) -> None:
+                 wire_ohm: float = 0.0, column_wire_ohm: float | None = None) -> None:
     """Memristors (rows x columns). With wire resistance, each cell has its own row and column nodes joined by a
-    segment resistor: rows are driven from the left end, columns read at the bottom end."""
+    segment resistor: rows are driven from the left end, columns read at the bottom end. `wire_ohm` is the row
+    segment, `column_wire_ohm` the column segment (None = the same); an axis at 0 ohm keeps one node per line."""
     n_rows, n_columns = conductances.shape
-    if wire_ohm <= 0:
-        circuit.add(*(f"r{prefix}_{i}_{k} {rows[i]} {columns[k]} {number(1 / conductances[i, k])}"
-                      for i in range(n_rows) for k in range(n_columns)))
-        return
-    wire = number(wire_ohm)
-    for i in range(n_rows):
-        row_nodes = [rows[i], *(net(prefix, "rw", i, k) for k in range(n_columns))]
-        circuit.add(*(f"r{prefix}_rw{i}_{k} {row_nodes[k]} {row_nodes[k + 1]} {wire}" for k in range(n_columns)))
-    for k in range(n_columns):
-        column_nodes = [*(net(prefix, "cw", i, k) for i in range(n_rows)), columns[k]]
-        circuit.add(*(f"r{prefix}_cw{i}_{k} {column_nodes[i]} {column_nodes[i + 1]} {wire}" for i in range(n_rows)))
-    circuit.add(*(f"r{prefix}_{i}_{k} {net(prefix, 'rw', i, k)} {net(prefix, 'cw', i, k)} "
-                  f"{number(1 / conductances[i, k])}" for i in range(n_rows) for k in range(n_columns)))
+    row_ohm, column_ohm = wire_ohm, wire_ohm if column_wire_ohm is None else column_wire_ohm
+    row_node = [[net(prefix, "rw", i, k) if row_ohm > 0 else rows[i] for k in range(n_columns)]
+                for i in range(n_rows)]
+    column_node = [[net(prefix, "cw", i, k) if column_ohm > 0 else columns[k] for k in range(n_columns)]
+                   for i in range(n_rows)]
+    if row_ohm > 0:
+        for i in range(n_rows):
+            chain = [rows[i], *row_node[i]]
+            circuit.add(*(f"r{prefix}_rw{i}_{k} {chain[k]} {chain[k + 1]} {number(row_ohm)}"
+                          for k in range(n_columns)))
+    if column_ohm > 0:
+        for k in range(n_columns):
+            chain = [*(column_node[i][k] for i in range(n_rows)), columns[k]]
+            circuit.add(*(f"r{prefix}_cw{i}_{k} {chain[i]} {chain[i + 1]} {number(column_ohm)}"
+                          for i in range(n_rows)))
+    circuit.add(*(f"r{prefix}_{i}_{k} {row_node[i][k]} {column_node[i][k]} {number(1 / conductances[i, k])}"
+                  for i in range(n_rows) for k in range(n_columns)))
 
 
 def add_sign_read(circuit: Circuit, prefix: str, signs: np.ndarray, device: Memristor, technology: Technology,
