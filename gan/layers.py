@@ -21,8 +21,8 @@ from torch import nn
 import numpy as np
 
 from amdcgan.errors import UserError
-from amdcgan.hdl.electrical import Periphery, clip_outputs, effective_matrix, read_gains
-from amdcgan.hdl.mapping import LayerPlan, NetworkPlan, TilePlan
+from amdcgan.hdl.electrical import Periphery, RowDriver, clip_outputs, effective_matrix, row_drivers
+from amdcgan.hdl.mapping import LayerPlan, NetworkPlan, plan_tiles
 from amdcgan.hdl.shapes import network_shapes
 from amdcgan.hdl.spec import Activation, Architecture, BatchNorm, Dropout, MeanPool, Reshape
 
@@ -69,29 +69,37 @@ class CrossbarLayer(nn.Module):
     """One weighted layer as the plan's tiles, computing what hdl's electrical model says the circuit computes.
 
     Signals are in units of the read voltage V_r (1 unit = V_r volts). The row drivers scale the input by
-    `read_gain` and limit it to +-V_r; the bias row is driven at V_r. Each row split is a tile: its columns read
+    `read_gain` and limit it to +-V_r (inputs of unknown bound: `driver` None); the bias row is driven at V_r. Each row split is a tile: its columns read
     through the layer's readout (`electrical.effective_matrix`: volts out per volt in, from the conductances and the
     column sums of that tile's own rows) and clip where that readout clips; the row splits' partial results meet at
     the summing amplifier. Gradients reach `weight` through the effective matrix of the continuous encoding, with the
     devices' actual conductances (levels, variability, write noise) passed straight through.
     """
 
-    def __init__(self, plan: LayerPlan, devices: DeviceModel, periphery: Periphery, read_gain: float,
+    def __init__(self, plan: LayerPlan, devices: DeviceModel, periphery: Periphery, driver: RowDriver | None,
                  generator: torch.Generator):
         super().__init__()
         self.plan = plan
         self.periphery = periphery
-        self.read_gain = read_gain
+        self.driver = driver
+        self.read_gain = driver.gain if driver else 1.0
+        # Inputs within the driver's bound never reach its limit (the network guarantees them): skip the clip.
+        self.limits_inputs = driver is None or driver.may_limit(periphery)
         self.v_read = periphery.v_read
         self.inputs = plan.weight_rows - int(plan.bias)
         self.weight = nn.Parameter(torch.zeros(plan.weight_rows, plan.weight_columns))
         self.devices = WeightDevices(devices, plan.encoding, tuple(self.weight.shape), generator)
         self.cell = self.devices.cell
-        self._read: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._read: tuple[torch.Tensor, ...] | None = None
+        self._matrix: tuple[tuple, torch.Tensor] | None = None
         # Row splits clip one by one only where a tile's readout clips; otherwise one whole product is exact.
         self.clips_per_tile = (len(plan.row_splits) > 1
                                and periphery.output_clip(plan.encoding, plan.readout) is not None)
         self._build_split_index()
+        membership = torch.zeros(plan.weight_rows, len(plan.row_splits))
+        for split, (start, stop) in enumerate(plan.row_splits):
+            membership[start:stop, split] = 1
+        self.register_buffer("membership", membership, persistent=False)
         self.register_buffer("read_counts", torch.zeros(3, dtype=torch.float64), persistent=False)
         self.track_reads = False
 
@@ -143,19 +151,24 @@ class CrossbarLayer(nn.Module):
     def effective(self, weight: torch.Tensor | None = None) -> torch.Tensor:
         """(rows, columns): volts out per volt in, tile by tile (each row split with its own column sums)."""
         main, second, signed = self.conductances(weight)
-        return torch.cat([effective_matrix(main[start:stop], second[start:stop], self.cell, self.plan.readout,
-                                           self.periphery, signed[start:stop])
-                          for start, stop in self.plan.row_splits])
+        tiles = self.membership.to(main.dtype) if len(self.plan.row_splits) > 1 else None
+        return effective_matrix(main, second, self.cell, self.plan.readout, self.periphery, signed, tiles)
 
     def matrix(self) -> torch.Tensor:
-        return self.effective()
+        """The effective matrix; without gradients it is kept while neither `weight` nor the devices change."""
+        if torch.is_grad_enabled():
+            return self.effective()
+        key = (self.weight._version, self.weight.dtype, self.weight.device)
+        if self._matrix is None or self._matrix[0] != key or self._read is None:
+            self._matrix = (key, self.effective())
+        return self._matrix[1]
 
     def _load_from_state_dict(self, *args, **kwargs):
-        self._read = None
+        self._read = self._matrix = None
         super()._load_from_state_dict(*args, **kwargs)
 
     def _apply(self, fn, *args, **kwargs):
-        self._read = None
+        self._read = self._matrix = None
         return super()._apply(fn, *args, **kwargs)
 
     @torch.no_grad()
@@ -176,7 +189,10 @@ class CrossbarLayer(nn.Module):
     # -- forward -------------------------------------------------------------------------------------------------
     def drive(self, x: torch.Tensor) -> torch.Tensor:
         """Row inputs (units) as the row drivers apply them."""
-        rows = self.periphery.drive_rows(x * self.v_read, self.read_gain) / self.v_read
+        if self.limits_inputs:
+            rows = self.periphery.drive_rows(x, self.read_gain, self.v_read)
+        else:
+            rows = x if self.read_gain == 1.0 else x * self.read_gain
         if self.track_reads:
             self._count_reads(x)
         return rows
@@ -191,13 +207,13 @@ class CrossbarLayer(nn.Module):
 
     def tile_clip(self, values: torch.Tensor) -> torch.Tensor:
         """A tile's column outputs (units) clipped where its readout clips."""
-        return clip_outputs(values * self.v_read, self.cell, self.plan.readout, self.periphery) / self.v_read
+        return clip_outputs(values, self.cell, self.plan.readout, self.periphery, self.v_read)
 
     def combine(self, total: torch.Tensor) -> torch.Tensor:
         """The layer's output from the sum of its row splits' (clipped) partial results."""
         if len(self.plan.row_splits) == 1:
             return self.tile_clip(total)
-        return self.periphery.sum_partials(total * self.v_read) / self.v_read
+        return self.periphery.sum_partials(total, self.v_read)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows, matrix = self.drive(x), self.matrix()
@@ -283,21 +299,54 @@ def read_activation_table(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
 class TableActivation(nn.Module):
     """A circuit's measured transfer curve in volts, linearly interpolated and flat beyond its ends.
 
-    The curve is resampled once onto a uniform grid as fine as its closest points, so a value's segment is found by
-    arithmetic instead of a search (the curves SPICE writes are uniform already, and then nothing changes)."""
+    A curve with few kinks (a ReLU's) is evaluated as a sum of ramps, one per change of slope; any other is resampled
+    once onto a uniform grid as fine as its closest points, so that a value's segment is found by arithmetic
+    instead of a search (SPICE's sweeps are uniform already, and then nothing changes)."""
+
+    MAX_KINKS = 8
+    TOLERANCE_V = 1e-6  # a curve's simplified form stays this close to it at every point
 
     def __init__(self, v_in: torch.Tensor, v_out: torch.Tensor, v_read: float):
         super().__init__()
         v_in, v_out = v_in.double(), v_out.double()
-        segments = int(min(65536, round(float(v_in[-1] - v_in[0]) / float((v_in[1:] - v_in[:-1]).min()))))
-        grid = torch.linspace(float(v_in[0]), float(v_in[-1]), segments + 1, dtype=torch.float64)
+        self.v_read, self.low, self.high = v_read, float(v_in[0]), float(v_in[-1])
+        kinks = self._kinks(v_in, v_out)
+        self.ramps = kinks is not None
+        if self.ramps:  # in signal units (volts / v_read): slopes are volts per volt and keep
+            self.first_slope = float(torch.diff(v_out)[0] / torch.diff(v_in)[0])
+            self.intercept = float(v_out[0] - self.first_slope * v_in[0]) / v_read
+            # SPICE writes 12 digits: a kink at 1e-15 V is at 0, a slope change of 1 - 1e-13 is 1
+            self.kinks = [(round(float(at) / v_read, 9), round(float(size), 9)) for at, size in zip(*kinks)]
+            return
+        segments = int(min(65536, round((self.high - self.low) / float(torch.diff(v_in).min()))))
+        grid = torch.linspace(self.low, self.high, segments + 1, dtype=torch.float64)
         values = torch.from_numpy(np.interp(grid.numpy(), v_in.numpy(), v_out.numpy()))
-        self.v_read, self.start, self.step, self.segments = v_read, float(grid[0]), float(grid[1] - grid[0]), segments
+        self.step, self.segments = float(grid[1] - grid[0]), segments
         self.register_buffer("values", values.float())
-        self.register_buffer("slopes", ((values[1:] - values[:-1]) / self.step).float())
+        self.register_buffer("slopes", (torch.diff(values) / self.step).float())
+
+    def _kinks(self, v_in: torch.Tensor, v_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The points where the slope changes and by how much, if few and if they reproduce the curve."""
+        slopes = torch.diff(v_out) / torch.diff(v_in)
+        change = torch.diff(slopes)
+        keep = change.abs() * torch.diff(v_in)[1:] > self.TOLERANCE_V / 10
+        at, size = v_in[1:-1][keep], change[keep]
+        if len(at) > self.MAX_KINKS:
+            return None
+        rebuilt = v_out[0] + slopes[0] * (v_in - v_in[0]) + ((v_in[:, None] - at).clamp_min(0) * size).sum(1)
+        return (at, size) if float((rebuilt - v_out).abs().max()) <= self.TOLERANCE_V else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        position = ((x * self.v_read - self.start) / self.step).clamp(0, self.segments)
+        if self.ramps:
+            x = x.clamp(self.low / self.v_read, self.high / self.v_read)
+            out = self.intercept + self.first_slope * x if self.first_slope or self.intercept else None
+            for at, size in self.kinks:
+                ramp = (x - at).clamp_min(0) if at else x.clamp_min(0)
+                ramp = ramp if size == 1.0 else size * ramp
+                out = ramp if out is None else out + ramp
+            return out if out is not None else x * 0.0
+        volts = (x * self.v_read).clamp(self.low, self.high)
+        position = (volts - self.low) / self.step
         index = position.detach().floor().long().clamp_max(self.segments - 1)
         return (self.values[index] + (position - index) * self.step * self.slopes[index]) / self.v_read
 
@@ -423,7 +472,7 @@ def build_network(architecture: Architecture, plan: NetworkPlan, *, tile: bool, 
     plans = {layer.name: layer for layer in plan.layers}
     tables = {name: read_activation_table(path) for name, path in (activation_tables or {}).items()} if tile else {}
     periphery = Periphery.of(architecture)
-    gains = read_gains(architecture, TilePlan(architecture, (plan,))) if tile else {}
+    drivers = row_drivers(architecture, plan_tiles(architecture)) if tile else {}
     devices = devices or (ideal_device_model(architecture) if tile else None)
     generator = generator or torch.Generator().manual_seed(0)
     stages: list[tuple[str, nn.Module]] = []
@@ -432,7 +481,7 @@ def build_network(architecture: Architecture, plan: NetworkPlan, *, tile: bool, 
         if shape.name in plans:
             layer_plan = plans[shape.name]
             if tile:
-                modules.append(CrossbarLayer(layer_plan, devices, periphery, gains[f"{plan.name}.{shape.name}"],
+                modules.append(CrossbarLayer(layer_plan, devices, periphery, drivers[f"{plan.name}.{shape.name}"],
                                              generator))
             else:
                 modules += ([nn.Flatten()] if len(shape.input) > 1 and layer_plan.type == "dense" else [])
@@ -443,10 +492,11 @@ def build_network(architecture: Architecture, plan: NetworkPlan, *, tile: bool, 
                 modules.append(_float_activation(function))
             elif function in tables:
                 modules.append(TableActivation(*tables[function], periphery.v_read))
+                if rails and not rails[0] <= float(tables[function][1].min()) / periphery.v_read <= \
+                        float(tables[function][1].max()) / periphery.v_read <= rails[1]:
+                    modules.append(Clip(*rails))  # a measured curve that leaves the supplies
             else:
-                modules.append(CircuitActivation(function, periphery))
-            if rails:
-                modules.append(Clip(*rails))
+                modules.append(CircuitActivation(function, periphery))  # within the supplies by its transfer
         elif isinstance(layer, BatchNorm):
             if layer.enabled:
                 channels = shape.input[0]

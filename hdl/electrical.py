@@ -7,8 +7,8 @@ share are used (`abs`, `.clip`, `.round`, `.sum`, `@`), so one formula serves bo
 
 Conventions, one for every backend:
 - Signals are voltages. A crossbar's row drivers scale its input by `read_gain` (fixed by the bound of the stage
-  before it) and limit it to +-V_r, the read voltage, so no read reaches the device threshold. The bias row is
-  driven at V_r.
+  before it, `row_drivers`) and limit it to +-V_r, the read voltage, so no read reaches the device threshold; the
+  limit never acts on an input within the bound. The bias row is driven at V_r.
 - Sign crossbar cell (Fig. 3): a weight w in [-w_max, w_max] is u = w / w_max; its device holds G = |u| g_on, kept
   within [g_off, g_on] and on the level grid, and its sign device g_on for + and g_off for -. The column computes
   sum_i s_i G_i x_i, so a device stands for the weight s G w_max / g_on: no |w| below w_max g_off / g_on exists.
@@ -235,17 +235,17 @@ class Periphery:
             return min(2 * input_bound, self.rail)
         return input_bound
 
-    def sum_partials(self, total):
-        """The summing amplifier that adds row-split partial results (`total` is their sum)."""
-        return (self.summing_gain * total).clip(self.vss, self.vdd)
+    def sum_partials(self, total, unit_v: float = 1.0):
+        """The summing amplifier that adds row-split partial results (`total` is their sum, in units of unit_v)."""
+        return (self.summing_gain * total).clip(self.vss / unit_v, self.vdd / unit_v)
 
     def read_gain(self, input_bound: float) -> float:
         """Row-driver gain for inputs within +-input_bound: none above 1, reads at most V_r."""
         return min(1.0, self.v_read / input_bound) if input_bound > 0 else 1.0
 
-    def drive_rows(self, volts, gain: float):
-        """Row voltages: the input scaled by the driver's gain and limited to +-V_r."""
-        return (volts * gain).clip(-self.v_read, self.v_read)
+    def drive_rows(self, signal, gain: float, unit_v: float = 1.0):
+        """Row voltages (in units of unit_v): the input scaled by the driver's gain and limited to +-V_r."""
+        return (signal * gain).clip(-self.v_read / unit_v, self.v_read / unit_v)
 
     @property
     def sign_threshold_a(self) -> float:
@@ -271,23 +271,38 @@ class Periphery:
         return input_bound
 
 
-def read_gains(architecture: Architecture, plan) -> dict[str, float]:
-    """Every crossbar layer's row-driver gain ('network.layer' -> gain), from the bound of the stage feeding it.
+@dataclass(frozen=True)
+class RowDriver:
+    """A crossbar layer's row drivers: their gain and the bound of the input they receive (volts)."""
 
-    Bounds follow the signal: the Generator's noise is clipped at the supplies; the Discriminator's images arrive at
-    +-V_r; a tile's output is bounded by its readout (`Periphery.output_bound`), row splits by the summing
-    amplifier, activations by their transfer, batch norm by the supplies; pooling, dropout and reshapes keep it."""
+    gain: float
+    input_bound: float
+
+    def may_limit(self, periphery: Periphery) -> bool:
+        """Whether an input within the bound can reach the drivers' limit (never with `Periphery.read_gain`)."""
+        return self.gain * self.input_bound > periphery.v_read * (1 + 1e-12)
+
+
+def row_drivers(architecture: Architecture, plan) -> dict[str, RowDriver]:
+    """Every crossbar layer's row drivers ('network.layer'), from the bound of the stage feeding it.
+
+    Bounds follow the signal: the Generator's noise is clipped at the supplies; the Discriminator sees real images
+    at +-V_r and the Generator's output; a tile's output is bounded by its readout (`Periphery.output_bound`), row
+    splits by the summing amplifier, activations by their transfer, batch norm by the supplies; pooling, dropout
+    and reshapes keep it. The gain `Periphery.read_gain` then keeps every read within V_r."""
     from .shapes import network_shapes
 
     periphery = Periphery.of(architecture)
-    gains = {}
-    for network in plan.networks:
-        bound = periphery.rail if network.name == "generator" else periphery.v_read
+    drivers: dict[str, RowDriver] = {}
+    outputs: dict[str, float] = {}
+    for name in ("generator", "discriminator"):
+        network = next(network for network in plan.networks if network.name == name)
+        bound = periphery.rail if name == "generator" else max(periphery.v_read, outputs["generator"])
         layers = {layer.name: layer for layer in network.layers}
-        for shape in network_shapes(architecture.networks()[network.name]):
+        for shape in network_shapes(architecture.networks()[name]):
             layer = layers.get(shape.name)
             if layer is not None:
-                gains[f"{network.name}.{layer.name}"] = periphery.read_gain(bound)
+                drivers[f"{name}.{layer.name}"] = RowDriver(periphery.read_gain(bound), bound)
                 bound = periphery.output_bound(layer.encoding, layer.readout, periphery.v_read)
                 if len(layer.row_splits) > 1:
                     bound = min(periphery.summing_gain * len(layer.row_splits) * bound, periphery.rail)
@@ -295,7 +310,8 @@ def read_gains(architecture: Architecture, plan) -> dict[str, float]:
                 bound = periphery.activation_bound(shape.layer.function, bound)
             elif isinstance(shape.layer, BatchNorm) and shape.layer.enabled:
                 bound = periphery.rail
-    return gains
+        outputs[name] = bound
+    return drivers
 
 
 def activation_spice(function: str, node: str, enable: str, vdd: float) -> str:
@@ -317,23 +333,35 @@ def activation_spice(function: str, node: str, enable: str, vdd: float) -> str:
 # A tile
 
 
-def effective_matrix(main, second, cell: Cell, readout: Readout, periphery: Periphery, signed=None):
+def effective_matrix(main, second, cell: Cell, readout: Readout, periphery: Periphery, signed=None, tiles=None):
     """(rows, columns) volts out per volt in: a tile's outputs are `x @ this`, then `periphery.output_clip`.
 
-    `signed`: the sign crossbar's signed conductances s G when they carry gradients of their own (training)."""
-    rows = main.shape[0]
+    `signed`: the sign crossbar's signed conductances s G when they carry gradients of their own (training).
+    `tiles`: a (rows, tiles) 0/1 matrix giving each row its row-split tile, whose columns sum over its own rows
+    (default: all rows are one tile)."""
+    if tiles is None:
+        rows = main.shape[0]
+
+        def gain(devices):
+            return periphery.column_gain(devices.sum(0), rows, readout)
+    else:
+        rows = tiles.sum(0)[:, None]  # (tiles, 1)
+
+        def gain(devices):
+            return tiles @ periphery.column_gain(tiles.T @ devices, rows, readout)
+
     if cell.differential:
         if readout is Readout.load_memristor:
-            return (main * periphery.column_gain(main.sum(0), rows, readout)
-                    - second * periphery.column_gain(second.sum(0), rows, readout))
-        return (main - second) * periphery.column_gain(main.sum(0), rows, readout)
+            return main * gain(main) - second * gain(second)
+        return (main - second) * gain(main)
     signed = second * main if signed is None else signed
-    return signed * periphery.column_gain(main.sum(0), rows, readout)
+    return signed * gain(main)
 
 
-def clip_outputs(values, cell: Cell, readout: Readout, periphery: Periphery):
+def clip_outputs(values, cell: Cell, readout: Readout, periphery: Periphery, unit_v: float = 1.0):
+    """A tile's outputs (in units of unit_v) clipped where its readout clips."""
     bounds = periphery.output_clip(cell.encoding, readout)
-    return values if bounds is None else values.clip(*bounds)
+    return values if bounds is None else values.clip(bounds[0] / unit_v, bounds[1] / unit_v)
 
 
 def tile_outputs(rows_v, main, second, cell: Cell, readout: Readout, periphery: Periphery):
