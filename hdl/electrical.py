@@ -92,6 +92,10 @@ class Cell:
         """One level step (the whole range for continuous devices)."""
         return self.span / (self.levels - 1) if self.levels else self.span
 
+    def state_conductance(self, state):
+        """The conductance of a device whose state (in [0, 1]) is `state`."""
+        return self.g_off + state * self.span
+
     @property
     def state_per_pulse(self) -> float:
         return self.switching_rate * (self.v_write - self.v_threshold) * self.t_write

@@ -45,6 +45,7 @@ from .spec import ComponentKind, Readout
 SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_]+$")
 POLE_RESISTOR_OHM = 1000.0
 OPTIONS = ".options reltol=1e-6 vntol=1e-9 abstol=1e-15 gmin=1e-15"
+SELECT_STEP_V = 1e-3  # the bench's column select source: column k is read at k mV, inside the rails
 DEFAULT_UNIT_WEIGHT = 0.5  # without trained weights every weight is +w_max / 2: mid-range devices, hand-checkable
 READOUT_KINDS = ("load_memristor", ComponentKind.opamp.value, ComponentKind.summing_amplifier.value)
 
@@ -129,6 +130,7 @@ class TileNets:
     sensing sources, and the sign-column nets the controller drives (sign crossbar)."""
 
     outputs: list[str]
+    rows: list[str]  # the crossbar's row nets, after the drivers
     row_senses: list[str]
     sign_columns: list[str] = field(default_factory=list)
     sign_senses: list[str] = field(default_factory=list)
@@ -154,7 +156,7 @@ def tile_lines(prefix: str, inputs: list[str], tile: Conductances, readout: Read
     lines += crossbar_lines(net(prefix, "m"), device_rows, columns, physical, wire_ohm)
     outputs = [net(prefix, "o", j) for j in range(tile.columns)]
     lines += _readout(prefix, columns, outputs, tile, readout, periphery)
-    return lines, TileNets(outputs, row_senses, sign_columns, sign_senses)
+    return lines, TileNets(outputs, device_rows, row_senses, sign_columns, sign_senses)
 
 
 def _sign_read(prefix: str, inputs: list[str], tile: Conductances,
@@ -263,14 +265,16 @@ class Netlist:
 
     title: str
     lines: list[str] = field(default_factory=list)
-    sweep_steps: int = 0  # > 0: `.dc vsel 0 steps-1 1`, step k reads column k of every sign-crossbar tile
+    sweep_steps: int = 0  # > 0: a DC sweep of `vsel` whose step k reads column k of every sign-crossbar tile
     printed: list[str] = field(default_factory=list)
 
     def add(self, *lines: str) -> None:
         self.lines.extend(lines)
 
     def analysis(self) -> str:
-        return f".dc vsel 0 {self.sweep_steps - 1} 1" if self.sweep_steps else ".op"
+        if not self.sweep_steps:
+            return ".op"
+        return f".dc vsel 0 {number((self.sweep_steps - 1) * SELECT_STEP_V)} {number(SELECT_STEP_V)}"
 
     def text(self, bench: bool = True, analysis: str | None = None, printed: bool = True) -> str:
         """The netlist for plain ngspice; with the bench: its analysis and a `.print` of the outputs."""
@@ -286,9 +290,10 @@ class Netlist:
 
 def drive_sign_columns(netlist: Netlist, sign_columns: list[str], periphery: Periphery) -> None:
     """Bench drivers of sign columns: a tile's column k (its net ends in _k) at V_r while the select source `vsel`
-    sweeps through k, else 0 V."""
+    sweeps through k steps, else 0 V."""
     indices = [int(column.rsplit("_", 1)[1]) for column in sign_columns]
-    netlist.add(*(f"b{column} {column} 0 v = abs(v(sel)-{k}) < 0.5 ? {number(periphery.v_read)} : 0"
+    netlist.add(*(f"b{column} {column} 0 v = abs(v(sel)-{number(k * SELECT_STEP_V)}) < {number(SELECT_STEP_V / 2)} ? "
+                  f"{number(periphery.v_read)} : 0"
                   for k, column in zip(indices, sign_columns)))
     netlist.sweep_steps = max([netlist.sweep_steps, *(k + 1 for k in indices)])
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from amdcgan.errors import UserError
 from amdcgan.fileio import write_text_atomic
+from amdcgan.hdl.netlist import Netlist
 
 INSTALL_HINT = ("ngspice's shared library is not installed: install it with `apt-get install ngspice libngspice0-dev` "
                 "(or point NGSPICE_LIBRARY_PATH at libngspice.so)")
@@ -139,3 +140,12 @@ def _key(vector: str, plot: str) -> str:
     if vector in ("v-sweep", "i-sweep", "time") or (plot.startswith("dc") and vector.endswith("-sweep")):
         return "scale"
     return f"v({vector})"
+
+
+def run_circuit(netlist: Netlist, name: str, timeout_s: float = 120.0, keep: Path | None = None,
+                analysis: str | None = None) -> dict[str, np.ndarray]:
+    """Runs a netlist with its own analysis (or `analysis`); `keep` gets it as a `.cir` that also prints its
+    outputs."""
+    if keep is not None:
+        write_text_atomic(keep, netlist.text(analysis=analysis))
+    return run_netlist(netlist.text(analysis=analysis, printed=False), name, timeout_s)
