@@ -276,15 +276,13 @@ class Netlist:
             return ".op"
         return f".dc vsel 0 {number((self.sweep_steps - 1) * SELECT_STEP_V)} {number(SELECT_STEP_V)}"
 
-    def text(self, bench: bool = True, analysis: str | None = None, printed: bool = True) -> str:
-        """The netlist for plain ngspice; with the bench: its analysis and a `.print` of the outputs."""
-        tail = []
-        if bench:
-            analysis = analysis or self.analysis()
-            tail.append(analysis)
-            kind = analysis.split()[0][1:]
-            if printed and self.printed and kind in ("dc", "tran"):
-                tail.append(f".print {kind} {' '.join(self.printed)}")
+    def text(self, analysis: str | None = None, printed: bool = True) -> str:
+        """The netlist for plain ngspice: its analysis and a `.print` of its outputs."""
+        analysis = analysis or self.analysis()
+        tail = [analysis]
+        kind = analysis.split()[0][1:]
+        if printed and self.printed and kind in ("dc", "tran"):
+            tail.append(f".print {kind} {' '.join(self.printed)}")
         return "\n".join([f"* {self.title}", OPTIONS, *self.lines, *tail, ".end", ""])
 
 
@@ -369,7 +367,8 @@ def add_layer(netlist: Netlist, layer: LayerPlan, conductances: Conductances, pe
 
 def accelerator_netlist(plan: TilePlan, layers: dict[str, Conductances] | None = None, bench: bool = False) -> str:
     """The whole accelerator holding `layers` (default: `default_conductances`). With the bench: every layer's
-    inputs at `bench_inputs`, the controls high, the sign columns read one per step of a DC sweep."""
+    inputs at `bench_inputs`, the controls high, the sign columns read one per step of a DC sweep; without it the
+    accelerator at rest (every external net at 0 V, an operating point)."""
     layers = layers or default_conductances(plan)
     periphery = Periphery.of(plan.architecture)
     netlist = Netlist(f"amdcgan accelerator {net(plan.architecture.name)}: {len(plan.tiles())} tiles. Layer inputs "
@@ -381,12 +380,17 @@ def accelerator_netlist(plan: TilePlan, layers: dict[str, Conductances] | None =
         sign_columns += add_layer(netlist, layer, layers[f"{layer.network}.{layer.name}"], periphery)
         inputs[_layer_prefix(layer)] = layer_inputs(layer)[:layer.weight_rows - (1 if layer.bias else 0)]
     if bench:
-        netlist.add("* test bench")
+        netlist.add("* test bench: a read of every layer")
         for names in inputs.values():
             bench_sources(netlist, periphery, names, bench_inputs(len(names), periphery))
         drive_sign_columns(netlist, sign_columns, periphery)
         netlist.printed = [f"v({name})" for layer in plan.layers() for name in layer_outputs_nets(layer)]
-    return netlist.text(bench)
+    else:
+        netlist.add("* the accelerator at rest: inputs, sign columns and controls at 0 V (replace these sources to "
+                    "drive it, or write the netlist with --bench)")
+        idle = [name for names in inputs.values() for name in names] + sign_columns + ["sel", "ctl"]
+        netlist.add(*(f"v{name} {name} 0 0" for name in idle))
+    return netlist.text()
 
 
 def tile_netlist(plan: TilePlan, tile_id: str, layers: dict[str, Conductances] | None = None) -> str:

@@ -56,14 +56,14 @@ class TileBench:
     inputs: np.ndarray  # (rows,) volts
     readout: Readout
     periphery: Periphery
-    name: str = "tile"
+    name: str = "tile"  # its nets' prefix: a plan's tile id gives the nets `amdcgan netlist --tile` gives
     wire_ohm: float = 0.0
 
     def netlist(self) -> tuple[Netlist, TileNets]:
         cell, tile = self.tile.cell, self.tile
         return tile_bench(f"amdcgan tile {net(self.name)}: {tile.rows}x{tile.physical().shape[1]} "
                           f"{cell.encoding.value}, {self.readout.value}, wire {number(self.wire_ohm)} ohm", tile,
-                          self.readout, self.periphery, self.inputs, wire_ohm=self.wire_ohm)
+                          self.readout, self.periphery, self.inputs, net(self.name), self.wire_ohm)
 
     def model_outputs(self) -> np.ndarray:
         return tile_outputs(self.inputs[None], self.tile.main, self.tile.second, self.tile.cell, self.readout,
