@@ -100,7 +100,7 @@ def random_bench(arch: Architecture, rows: int, columns: int, encoding: WeightEn
     """Uniform random weights and row voltages within +-V_r."""
     periphery = periphery or Periphery.of(arch)
     weights = rng.uniform(-1.0, 1.0, (rows, columns))
-    inputs = rng.uniform(-1.0, 1.0, rows) * periphery.v_read
+    inputs = periphery.drive_rows(rng.uniform(-1.0, 1.0, rows), periphery.read_gain(1.0))
     tile = encode_weights(weights, Cell.of(arch.device, encoding))
     return TileBench(tile, inputs, readout, periphery, name, wire_ohm)
 
