@@ -29,6 +29,7 @@ from amdcgan.hdl.mapping import LayerPlan, plan_tiles
 from amdcgan.hdl.netlist import Netlist, TileNets, crossbar_lines, net, number, tile_bench
 from amdcgan.hdl.spec import Architecture, MeanPool, Readout, WeightEncoding
 
+from .activations import plot_and_write_curves
 from .memristor import check_write_model
 from .path import PathDevices, path_circuit
 from .results import relative_error, write_csv
@@ -354,8 +355,6 @@ def irdrop_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: in
 
 def activation_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: int = 0,
                      progress: Progress = None) -> dict:
-    from .activations import plot_and_write_curves
-
     result = plot_and_write_curves(arch.technology, out_dir, points=61 if quick else 361)
     _tick(progress, "activations")
     return result
