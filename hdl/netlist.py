@@ -40,7 +40,7 @@ from amdcgan.fileio import write_text_atomic
 
 from .electrical import Cell, Conductances, Periphery, activation_spice, encode_weights
 from .mapping import LayerPlan, Tile, TilePlan
-from .spec import ComponentKind, Readout
+from .spec import ComponentKind, Readout, WeightEncoding
 
 SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_]+$")
 POLE_RESISTOR_OHM = 1000.0
@@ -327,6 +327,14 @@ def layer_inputs(layer: LayerPlan) -> list[str]:
 def layer_outputs_nets(layer: LayerPlan) -> list[str]:
     """The layer's column outputs before its folded stages: what `electrical.layer_outputs` computes."""
     return [net(_layer_prefix(layer), "s", column) for column in range(layer.weight_columns)]
+
+
+def column_read_steps(layer: LayerPlan) -> np.ndarray:
+    """The bench's sweep step at which each of the layer's columns is read: a sign-crossbar tile reads its column k
+    at step k; differential pairs read every column at once (every step holds them, take step 0)."""
+    if layer.encoding is not WeightEncoding.sign_crossbar:
+        return np.zeros(layer.weight_columns, dtype=int)
+    return np.concatenate([np.arange(stop - start) for start, stop in layer.column_splits])
 
 
 def add_layer(netlist: Netlist, layer: LayerPlan, conductances: Conductances, periphery: Periphery) -> list[str]:

@@ -36,7 +36,7 @@ from amdcgan.hdl.electrical import (
 )
 from amdcgan.hdl.loader import load_architecture
 from amdcgan.hdl.mapping import plan_tiles
-from amdcgan.hdl.netlist import bench_inputs, layer_outputs_nets, tile_netlist
+from amdcgan.hdl.netlist import bench_inputs, column_read_steps, layer_outputs_nets, tile_netlist
 from amdcgan.hdl.spec import WEIGHTED_TYPES, Readout, WeightEncoding
 from amdcgan.sim.checks import TileBench, read_tile
 from amdcgan.sim.results import relative_error
@@ -265,11 +265,7 @@ def test_accelerator_bench_with_run_weights_equals_the_layer_model(tmp_path, arc
         model = layer_outputs(rows_v[None], layers[f"{layer.network}.{layer.name}"], layer.row_splits,
                               layer.column_splits, layer.readout, periphery)[0]
         swept = np.array([vectors[f"v({name})"] for name in layer_outputs_nets(layer)])
-        if layer.encoding is WeightEncoding.sign_crossbar:  # column c is read at the sweep step of its tile column
-            steps = np.concatenate([np.arange(stop - start) for start, stop in layer.column_splits])
-            spice = swept[np.arange(layer.weight_columns), steps]
-        else:
-            spice = swept[:, 0]
+        spice = swept[np.arange(layer.weight_columns), column_read_steps(layer)]
         assert relative_error(spice, model) <= LAYER_TOLERANCE, f"{layer.network}.{layer.name}"
 
 
