@@ -170,9 +170,14 @@ def graph(
 def netlist(
     arch: Path = ArchArg,
     output: Path = typer.Option(..., "-o", "--output", help="SPICE file to write (.cir), self-contained"),
-    tile: Optional[str] = typer.Option(None, "--tile", help="only this tile, as NETWORK.LAYER.INDEX (e.g. generator.project.0), with a test bench"),
-    bench: bool = typer.Option(False, "--bench", help="add a test bench (inputs, controls, the sign columns read one per DC sweep step) to the whole-accelerator netlist; a tile always has one"),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="a training run's folder: write the conductances it left in RUN/conductances.npz (default: every weight at +w_max/2)"),
+    tile: Optional[str] = typer.Option(
+        None, "--tile", help="only this tile, as NETWORK.LAYER.INDEX (e.g. generator.project.0), with a test bench"),
+    bench: bool = typer.Option(
+        False, "--bench", help="a test bench reading every layer (inputs, controls, the sign columns read one per DC "
+        "sweep step); without it the accelerator at rest; a tile always has one"),
+    weights: Optional[Path] = typer.Option(
+        None, "--weights", help="a training run's folder: write the conductances it left in RUN/conductances.npz "
+        "(default: every weight at +w_max/2)"),
 ) -> None:
     """Write a SPICE netlist of the whole accelerator, or of one tile with a test bench, holding its conductances."""
     from amdcgan.hdl.electrical import load_run_conductances

@@ -118,8 +118,8 @@ def row_driver_lines(prefix: str, inputs: list[str], outputs: list[str], control
     lines, senses = [], []
     for i, (source, row) in enumerate(zip(inputs, outputs)):
         driven, sense = net(prefix, "d", i), net(prefix, "rs", i)
-        lines += [f"b{driven} {driven} 0 v = v({control}) > {half} ? {clip_expression(f'v({source})', -read, read)} : 0",
-                  f"v{sense} {driven} {row} 0"]
+        limited = clip_expression(f"v({source})", -read, read)
+        lines += [f"b{driven} {driven} 0 v = v({control}) > {half} ? {limited} : 0", f"v{sense} {driven} {row} 0"]
         senses.append(f"v{sense}")
     return lines, senses
 
@@ -204,8 +204,8 @@ def _readout(prefix: str, columns: list[str], outputs: list[str], tile: Conducta
 
 def sum_lines(output: str, partials: list[str], periphery: Periphery) -> list[str]:
     """The summing amplifier that adds row-split partials: `Periphery.sum_partials`."""
-    total = "+".join(f"v({partial})" for partial in partials)
-    return [f"b{output} {output} 0 v = {clip_expression(f'{number(periphery.summing_gain)}*({total})', periphery.vss, periphery.vdd)}"]
+    total = f"{number(periphery.summing_gain)}*({'+'.join(f'v({partial})' for partial in partials)})"
+    return [f"b{output} {output} 0 v = {clip_expression(total, periphery.vss, periphery.vdd)}"]
 
 
 def write_memristor_lines(name: str, positive: str, negative: str, cell: Cell, state: float) -> list[str]:

@@ -239,8 +239,9 @@ def variability_check(arch: Architecture, out_dir: Path, quick: bool = True, see
     table = []
     for index, sigma in enumerate(sigmas):
         draw = rng_for(seed, "variability", index)
+        keep = out_dir / "netlists" / f"variability_{index}.cir" if index == 1 else None
         values = _path_values(periphery, [nominal.varied(float(sigma), draw) for _ in range(trials)], windows,
-                              f"sigma {sigma:g}", out_dir / "netlists" / f"variability_{index}.cir" if index == 1 else None)
+                              f"sigma {sigma:g}", keep)
         errors = [100 * np.sqrt(np.mean([(v[key] - reference[key]) ** 2 for v in values])) / full_scale[key]
                   for key in full_scale]
         table.append([float(sigma) * 100, *errors])
