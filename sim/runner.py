@@ -73,7 +73,7 @@ def run_netlist(text: str, name: str, timeout_s: float = 120.0, keep: Path | Non
         ngspice.run(background=True)
         _wait(ngspice, name, timeout_s)
         plots = [plot for plot in ngspice.plot_names if plot not in before and plot != "const"]
-        if not plots or _failed(ngspice.stdout + ngspice.stderr):
+        if not plots or _failed(ngspice.stderr):
             raise UserError(f"ngspice failed on {name}: {_failure(ngspice.stdout + os.linesep + ngspice.stderr)}")
         return _vectors(ngspice, plots[0])
     except (NgSpiceCircuitError, NgSpiceCommandError):
@@ -107,6 +107,7 @@ def _clear(ngspice) -> None:
 
 
 def _failed(log: str) -> bool:
+    """ngspice's complaints on stderr (its stdout echoes the circuit's title, which may hold any word)."""
     return any(word in line.lower() for line in log.splitlines() for word in ("error", "singular", "too small")
                if not line.lower().startswith("warning"))
 
