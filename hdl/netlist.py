@@ -134,6 +134,8 @@ class TileNets:
     row_senses: list[str]
     sign_columns: list[str] = field(default_factory=list)
     sign_senses: list[str] = field(default_factory=list)
+    settled: list[tuple[str, str]] = field(default_factory=list)  # node pairs equal at DC (the IVC's pole input
+    # and output): a solution where they differ is not one, whatever the simulator reports
 
 
 def tile_lines(prefix: str, inputs: list[str], tile: Conductances, readout: Readout, periphery: Periphery,
@@ -156,7 +158,9 @@ def tile_lines(prefix: str, inputs: list[str], tile: Conductances, readout: Read
     lines += crossbar_lines(net(prefix, "m"), device_rows, columns, physical, wire_ohm)
     outputs = [net(prefix, "o", j) for j in range(tile.columns)]
     lines += _readout(prefix, columns, outputs, tile, readout, periphery)
-    return lines, TileNets(outputs, device_rows, row_senses, sign_columns, sign_senses)
+    settled = ([(net(prefix, "ivc", j, "a"), net(prefix, "ivc", j, "p")) for j in range(tile.columns)]
+               if readout is Readout.opamp_ivc else [])
+    return lines, TileNets(outputs, device_rows, row_senses, sign_columns, sign_senses, settled)
 
 
 def _sign_read(prefix: str, inputs: list[str], tile: Conductances,

@@ -38,6 +38,7 @@ from .runner import run_circuit
 CHECKS = ("dc", "transient", "activations", "leakage", "variability", "irdrop", "write")
 STREAMS = {name: index for index, name in enumerate(CHECKS)}
 WIRE_OHMS = (0.2, 1.0)  # per cell segment: 180 nm metal 1 (~0.08 ohm/sq) over a 0.72 um pitch is ~0.2 ohm
+SETTLED_V = 1e-6  # how far nodes that DC equates may differ in a solution ngspice reports as converged
 Progress = Callable[[str], None] | None
 
 
@@ -89,6 +90,12 @@ def read_tile(bench: TileBench, keep: Path | None = None) -> TileReading:
     steps = netlist.sweep_steps or 1
     if outputs.shape[1] != steps:
         raise UserError(f"ngspice stopped early on tile {bench.name} (no convergence in its column sweep)")
+    unsettled = max((float(np.max(np.abs(vectors[f"v({a})"] - vectors[f"v({b})"]))) for a, b in nets.settled),
+                    default=0.0)
+    if unsettled > SETTLED_V:
+        raise UserError(f"ngspice did not converge on tile {bench.name}: its IVC macromodel is {unsettled:.2g} V off "
+                        "its own DC solution (a high-gain OpAmp clipping in a column sweep: lower periphery."
+                        "opamp_gain, or leave periphery.ivc_feedback_ohm to its default sizing, which never clips)")
     power = sum(vectors[f"v({row})"] * vectors[f"i({sense})"] for row, sense in zip(nets.rows, nets.row_senses))
     power = power + sum(vectors[f"v({column})"] * vectors[f"i({sense})"]
                         for column, sense in zip(nets.sign_columns, nets.sign_senses))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import subprocess
 import zlib
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -217,6 +218,26 @@ def test_read_power_equals_ngspice_supply_power(arch_name, layer_key, encoding, 
     bench, spice = _tile_reading(arch_name, layer_key, encoding, readout)
     assert spice.power_w > 0
     assert spice.power_w == pytest.approx(bench.model_power_w(), rel=POWER_TOLERANCE)
+
+
+@pytest.mark.spice
+@ENCODINGS
+def test_full_height_tile_and_clipping_ivc_agree_with_ngspice(encoding):
+    # A 128 x 16 tile whose IVC feedback is 100 times the default: most columns clip at the swing, and the summing
+    # nodes float off virtual ground by what KCL gives for the clipped output, which the read power must include.
+    # Open-loop gain 1e3: at 1e4 ngspice's Newton iteration cycles between the two clip levels in the sign-crossbar
+    # column sweep (`read_tile` reports that as no convergence).
+    architecture = _architecture("am_dcgan_mnist")
+    periphery = Periphery.of(architecture)
+    clipping = replace(periphery, feedback_ohm=100 * periphery.feedback(MAX_ROWS), opamp_gain=1e3)
+    rng = np.random.default_rng(_seed("clipping", encoding.value))
+    conductances = encode_weights(rng.uniform(-1.0, 1.0, (MAX_ROWS, MAX_COLUMNS)), Cell.of(architecture.device, encoding))
+    bench = TileBench(conductances, rng.uniform(-1.0, 1.0, MAX_ROWS) * periphery.v_read, Readout.opamp_ivc, clipping,
+                      "clipping")
+    spice, model = read_tile(bench), bench.model_outputs()
+    assert np.sum(np.abs(model) >= clipping.swing()[1] - 1e-12) >= MAX_COLUMNS // 4
+    assert relative_error(spice.outputs, model) <= TILE_TOLERANCE
+    assert spice.power_w == pytest.approx(bench.model_power_w(), rel=1e-6)
 
 
 @pytest.mark.parametrize("arch_name", list(SPICE_ARCHITECTURES))
