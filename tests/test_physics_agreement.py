@@ -231,7 +231,8 @@ def test_full_height_tile_and_clipping_ivc_agree_with_ngspice(encoding):
     periphery = Periphery.of(architecture)
     clipping = replace(periphery, feedback_ohm=100 * periphery.feedback(MAX_ROWS), opamp_gain=1e3)
     rng = np.random.default_rng(_seed("clipping", encoding.value))
-    conductances = encode_weights(rng.uniform(-1.0, 1.0, (MAX_ROWS, MAX_COLUMNS)), Cell.of(architecture.device, encoding))
+    cell = Cell.of(architecture.device, encoding)
+    conductances = encode_weights(rng.uniform(-1.0, 1.0, (MAX_ROWS, MAX_COLUMNS)), cell)
     bench = TileBench(conductances, rng.uniform(-1.0, 1.0, MAX_ROWS) * periphery.v_read, Readout.opamp_ivc, clipping,
                       "clipping")
     spice, model = read_tile(bench), bench.model_outputs()
@@ -288,6 +289,33 @@ def test_accelerator_bench_with_run_weights_equals_the_layer_model(tmp_path, arc
         swept = np.array([vectors[f"v({name})"] for name in layer_outputs_nets(layer)])
         spice = swept[np.arange(layer.weight_columns), column_read_steps(layer)]
         assert relative_error(spice, model) <= LAYER_TOLERANCE, f"{layer.network}.{layer.name}"
+
+
+@pytest.mark.spice
+def test_summing_amplifier_clips_at_the_supplies_as_the_model_does(tmp_path):
+    # A summing gain of 40 drives the row-split layers' sums past the supplies: the netlist clips them there, as
+    # `Periphery.sum_partials` does, instead of leaving a bare adder tens of volts outside the rails.
+    loud = tmp_path / "loud.yaml"
+    loud.write_text(ARCHITECTURES["odd_system"].read_text().replace(
+        "weight_encoding: sign_crossbar\n", "weight_encoding: sign_crossbar\nperiphery: {summing_gain: 40}\n"))
+    architecture = load_architecture(loud)
+    run, layers = _write_run(tmp_path, architecture)
+    path = tmp_path / "loud.cir"
+    assert main(["netlist", str(loud), "-o", str(path), "--bench", "--weights", str(run)]) == 0
+    vectors = run_netlist(path.read_text(), "loud", timeout_s=200)
+    periphery = Periphery.of(architecture)
+    assert max(float(np.max(np.abs(values))) for name, values in vectors.items() if name.startswith("v(")) \
+        <= periphery.rail + 1e-9
+    clipped = 0
+    for layer in (layer for layer in plan_tiles(architecture).layers() if len(layer.row_splits) > 1):
+        rows_v = np.append(bench_inputs(layer.weight_rows - 1, periphery), periphery.v_read)
+        model = layer_outputs(rows_v[None], layers[f"{layer.network}.{layer.name}"], layer.row_splits,
+                              layer.column_splits, layer.readout, periphery)[0]
+        swept = np.array([vectors[f"v({name})"] for name in layer_outputs_nets(layer)])
+        spice = swept[np.arange(layer.weight_columns), column_read_steps(layer)]
+        assert relative_error(spice, model) <= LAYER_TOLERANCE
+        clipped += int(np.sum(np.isclose(np.abs(model), periphery.vdd)))
+    assert clipped > 0
 
 
 @pytest.mark.spice
