@@ -300,11 +300,14 @@ def drive_sign_columns(netlist: Netlist, sign_columns: list[str], periphery: Per
     netlist.sweep_steps = max([netlist.sweep_steps, *(k + 1 for k in indices)])
 
 
-def bench_sources(netlist: Netlist, periphery: Periphery, inputs: list[str], volts: np.ndarray) -> None:
-    """Row-voltage sources on `inputs`; the select source of the sign sweep and the control net, high."""
+def bench_sources(netlist: Netlist, inputs: list[str], volts: np.ndarray) -> None:
+    """Row-voltage sources on `inputs`."""
     netlist.add(*(f"v{name} {name} 0 {number(value)}" for name, value in zip(inputs, volts)))
-    if not any(line.startswith("vsel ") for line in netlist.lines):
-        netlist.add("vsel sel 0 0", f"vctl ctl 0 {number(periphery.vdd)}")
+
+
+def bench_controls(netlist: Netlist, periphery: Periphery) -> None:
+    """The select source of the sign sweep, and the control net high (switches closed)."""
+    netlist.add("vsel sel 0 0", f"vctl ctl 0 {number(periphery.vdd)}")
 
 
 def tile_bench(title: str, tile: Conductances, readout: Readout, periphery: Periphery, inputs: np.ndarray,
@@ -312,7 +315,8 @@ def tile_bench(title: str, tile: Conductances, readout: Readout, periphery: Peri
     """One tile driven by `inputs` (rows,) volts, its sign columns read one per sweep step."""
     rows = [net(prefix, "x", i) for i in range(tile.rows)]
     netlist = Netlist(title)
-    bench_sources(netlist, periphery, rows, inputs)
+    bench_controls(netlist, periphery)
+    bench_sources(netlist, rows, inputs)
     lines, nets = tile_lines(prefix, rows, tile, readout, periphery, wire_ohm=wire_ohm)
     netlist.add(*lines)
     drive_sign_columns(netlist, nets.sign_columns, periphery)
@@ -393,8 +397,9 @@ def accelerator_netlist(plan: TilePlan, layers: dict[str, Conductances] | None =
         inputs[_layer_prefix(layer)] = layer_inputs(layer)[:layer.weight_rows - (1 if layer.bias else 0)]
     if bench:
         netlist.add("* test bench: a read of every layer")
+        bench_controls(netlist, periphery)
         for names in inputs.values():
-            bench_sources(netlist, periphery, names, bench_inputs(len(names), periphery))
+            bench_sources(netlist, names, bench_inputs(len(names), periphery))
         drive_sign_columns(netlist, sign_columns, periphery)
         netlist.printed = [f"v({name})" for layer in plan.layers() for name in layer_outputs_nets(layer)]
     else:
