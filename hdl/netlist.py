@@ -12,7 +12,8 @@ A tile, from its row inputs (row voltages, nets LAYER_x_ROW, driven by the DACs 
   its inverse;
 - the crossbar switch and row driver: an ideal source gated by the control net `ctl`, limited to +-V_r, with a
   zero-volt source in series that senses the current it delivers (the read power);
-- the main crossbar: one resistor per device at its conductance (a differential pair's G+ and G- side by side);
+- the main crossbar: one resistor per device at its conductance (a differential pair's G+ and G- side by side), in
+  a subcircuit per distinct crossbar (tiles holding the same conductances share one);
 - readout: a load memristor g_L from each device column to ground (a pair's difference amplifier takes V+ - V-,
   clipped to the supplies), or the OpAmp IVC macromodel (finite gain A clipped to its output swing, one pole at
   GBW / A, feedback R_f sized by `Periphery.feedback`, a unity inverter after it; a pair's G- column sits at ground
@@ -28,6 +29,7 @@ reaches a netlist as free text, so no user input can become a SPICE control line
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -89,6 +91,24 @@ def crossbar_lines(prefix: str, rows: list[str], columns: list[str], conductance
     return lines
 
 
+def crossbar_instance(prefix: str, rows: list[str], columns: list[str], conductances: np.ndarray,
+                      defined: set[str]) -> list[str]:
+    """A crossbar as an instance of a subcircuit holding its devices. `defined`: the subcircuits written so far; a
+    crossbar holding the same conductances as an earlier one reuses its subcircuit."""
+    n_rows, n_columns = conductances.shape
+    digest = hashlib.sha1(np.ascontiguousarray(conductances, dtype=float).tobytes()).hexdigest()[:12]
+    name = f"xbar_{n_rows}x{n_columns}_{digest}"
+    lines = []
+    if name not in defined:
+        defined.add(name)
+        ports = [*(f"r{i}" for i in range(n_rows)), *(f"c{k}" for k in range(n_columns))]
+        lines += [f".subckt {name} {' '.join(ports)}",
+                  *(f"r{i}_{k} r{i} c{k} {number(1 / conductances[i, k])}"
+                    for i in range(n_rows) for k in range(n_columns)),
+                  f".ends {name}"]
+    return [*lines, f"x{prefix} {' '.join([*rows, *columns])} {name}"]
+
+
 def ivc_lines(prefix: str, summing: str, output: str, feedback_ohm: float, periphery: Periphery) -> list[str]:
     """OpAmp current-to-voltage converter at node `summing`: gain -A clipped to the output swing, one pole at
     GBW / A, feedback R_f to the summing node, then a unity inverter onto `output` (a positive column current gives
@@ -139,15 +159,18 @@ class TileNets:
 
 
 def tile_lines(prefix: str, inputs: list[str], tile: Conductances, readout: Readout, periphery: Periphery,
-               control: str = "ctl", wire_ohm: float = 0.0) -> tuple[list[str], TileNets]:
-    """One tile (its crossbars and periphery) fed by the row-voltage nets `inputs`."""
+               control: str = "ctl", wire_ohm: float = 0.0,
+               defined: set[str] | None = None) -> tuple[list[str], TileNets]:
+    """One tile (its crossbars and periphery) fed by the row-voltage nets `inputs`; `defined` as for
+    `crossbar_instance` (wires with resistance are written flat, cell by cell)."""
     cell = tile.cell
+    defined = set() if defined is None else defined
     lines: list[str] = []
     rows = inputs
     sign_columns: list[str] = []
     sign_senses: list[str] = []
     if not cell.differential:
-        sign_lines, signed, sign_columns, sign_senses = _sign_read(prefix, inputs, tile, periphery)
+        sign_lines, signed, sign_columns, sign_senses = _sign_read(prefix, inputs, tile, periphery, defined)
         lines += sign_lines
         rows = signed
     device_rows = [net(prefix, "r", i) for i in range(tile.rows)]
@@ -155,7 +178,8 @@ def tile_lines(prefix: str, inputs: list[str], tile: Conductances, readout: Read
     lines += drivers
     physical = tile.physical()
     columns = [net(prefix, "c", k) for k in range(physical.shape[1])]
-    lines += crossbar_lines(net(prefix, "m"), device_rows, columns, physical, wire_ohm)
+    lines += (crossbar_lines(net(prefix, "m"), device_rows, columns, physical, wire_ohm) if wire_ohm > 0
+              else crossbar_instance(net(prefix, "m"), device_rows, columns, physical, defined))
     outputs = [net(prefix, "o", j) for j in range(tile.columns)]
     lines += _readout(prefix, columns, outputs, tile, readout, periphery)
     settled = ([(net(prefix, "ivc", j, "a"), net(prefix, "ivc", j, "p")) for j in range(tile.columns)]
@@ -163,8 +187,8 @@ def tile_lines(prefix: str, inputs: list[str], tile: Conductances, readout: Read
     return lines, TileNets(outputs, device_rows, row_senses, sign_columns, sign_senses, settled)
 
 
-def _sign_read(prefix: str, inputs: list[str], tile: Conductances,
-               periphery: Periphery) -> tuple[list[str], list[str], list[str], list[str]]:
+def _sign_read(prefix: str, inputs: list[str], tile: Conductances, periphery: Periphery,
+               defined: set[str]) -> tuple[list[str], list[str], list[str], list[str]]:
     """Sign crossbar, thresholding comparators and sign switches; returns the lines, the sign-switched row nets,
     the sign-column nets and their sensing sources."""
     columns = [net(prefix, "sc", k) for k in range(tile.columns)]
@@ -172,7 +196,7 @@ def _sign_read(prefix: str, inputs: list[str], tile: Conductances,
     sign_rows = [net(prefix, "sr", i) for i in range(tile.rows)]
     senses = [f"v{net(prefix, 'scs', k)}" for k in range(tile.columns)]
     lines = [f"{sense} {column} {device} 0" for sense, column, device in zip(senses, columns, devices)]
-    lines += crossbar_lines(net(prefix, "s"), sign_rows, devices, tile.sign_devices())
+    lines += crossbar_instance(net(prefix, "s"), sign_rows, devices, tile.sign_devices(), defined)
     threshold = number(periphery.sign_threshold_a)
     vdd, vss = number(periphery.vdd), number(periphery.vss)
     signed = [net(prefix, "xs", i) for i in range(tile.rows)]
@@ -345,9 +369,10 @@ def column_read_steps(layer: LayerPlan) -> np.ndarray:
     return np.concatenate([np.arange(stop - start) for start, stop in layer.column_splits])
 
 
-def add_layer(netlist: Netlist, layer: LayerPlan, conductances: Conductances, periphery: Periphery) -> list[str]:
+def add_layer(netlist: Netlist, layer: LayerPlan, conductances: Conductances, periphery: Periphery,
+              defined: set[str]) -> list[str]:
     """All tiles of a layer, its bias row driver, the summing amplifiers of row-split partials and the folded stages;
-    returns the sign-column nets its tiles expose."""
+    returns the sign-column nets its tiles expose. `defined`: the crossbar subcircuits written so far."""
     prefix = _layer_prefix(layer)
     inputs = layer_inputs(layer)
     netlist.add(f"* layer {prefix}: {layer.type} {layer.weight_rows}x{layer.weight_columns}, {len(layer.tiles)} "
@@ -358,7 +383,8 @@ def add_layer(netlist: Netlist, layer: LayerPlan, conductances: Conductances, pe
     sign_columns: list[str] = []
     for tile in layer.tiles:
         lines, nets = tile_lines(net(tile.id), inputs[tile.rows[0]:tile.rows[1]],
-                                 conductances.block(tile.rows, tile.columns), layer.readout, periphery)
+                                 conductances.block(tile.rows, tile.columns), layer.readout, periphery,
+                                 defined=defined)
         netlist.add(f"* tile {net(tile.id)}: rows {tile.rows[0]}..{tile.rows[1] - 1}, "
                     f"columns {tile.columns[0]}..{tile.columns[1] - 1}", *lines)
         partials.setdefault(tile.column_tile, []).append(nets.outputs)
@@ -392,8 +418,9 @@ def accelerator_netlist(plan: TilePlan, layers: dict[str, Conductances] | None =
                       f"folded stages *_y_*; the controller drives ctl and the sign columns (*_sc_*)")
     sign_columns: list[str] = []
     inputs: dict[str, list[str]] = {}
+    defined: set[str] = set()
     for layer in plan.layers():
-        sign_columns += add_layer(netlist, layer, layers[f"{layer.network}.{layer.name}"], periphery)
+        sign_columns += add_layer(netlist, layer, layers[f"{layer.network}.{layer.name}"], periphery, defined)
         inputs[_layer_prefix(layer)] = layer_inputs(layer)[:layer.weight_rows - (1 if layer.bias else 0)]
     if bench:
         netlist.add("* test bench: a read of every layer")

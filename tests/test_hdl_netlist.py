@@ -16,7 +16,7 @@ from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.schema import schema_texts
 
 ROOT = Path(__file__).resolve().parents[1]
-SAFE_LINE = re.compile(r"^(\*.*|\.(options|op|dc|print|end)\b[^\n]*|[a-z][a-z0-9_]* [^\n]*|)$")
+SAFE_LINE = re.compile(r"^(\*.*|\.(options|op|dc|print|subckt|ends|end)\b[^\n]*|[a-z][a-z0-9_]* [^\n]*|)$")
 
 
 def _ngspice(path: Path) -> str:
