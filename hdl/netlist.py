@@ -446,9 +446,9 @@ def tile_netlist(plan: TilePlan, tile_id: str, layers: dict[str, Conductances] |
     if layer.bias:
         volts[-1] = periphery.v_read
     conductances = layers[f"{layer.network}.{layer.name}"].block(tile.rows, tile.columns)
-    netlist, nets = tile_bench(f"amdcgan tile {net(tile_id)}: {tile.n_rows}x{tile.physical_columns} "
-                               f"{layer.encoding.value}, {layer.readout.value}; outputs {nets_range(tile_id, tile)}",
-                               conductances, layer.readout, periphery, volts[tile.rows[0]:tile.rows[1]], net(tile_id))
+    netlist, _ = tile_bench(f"amdcgan tile {net(tile_id)}: {tile.n_rows}x{tile.physical_columns} "
+                            f"{layer.encoding.value}, {layer.readout.value}; outputs {nets_range(tile_id, tile)}",
+                            conductances, layer.readout, periphery, volts[tile.rows[0]:tile.rows[1]], net(tile_id))
     return netlist.text()
 
 
