@@ -72,23 +72,27 @@ def number(value: float) -> str:
 
 
 def crossbar_lines(prefix: str, rows: list[str], columns: list[str], conductances: np.ndarray,
-                   wire_ohm: float = 0.0) -> list[str]:
+                   wire_ohm: float = 0.0, column_wire_ohm: float | None = None) -> list[str]:
     """Memristors (rows x columns) as resistors. With wire resistance each cell has its own row and column nodes
-    joined by segment resistors: rows are driven from the left end, columns read at the bottom end."""
+    joined by segment resistors: rows are driven from the left end, columns read at the bottom end. `wire_ohm` is the
+    row segment, `column_wire_ohm` the column segment (None = the same); an axis at 0 ohm keeps one node per line."""
     n_rows, n_columns = conductances.shape
-    if wire_ohm <= 0:
-        return [f"r{prefix}_{i}_{k} {rows[i]} {columns[k]} {number(1 / conductances[i, k])}"
-                for i in range(n_rows) for k in range(n_columns)]
-    wire, lines = number(wire_ohm), []
-    for i in range(n_rows):
-        row_nodes = [rows[i], *(net(prefix, "rw", i, k) for k in range(n_columns))]
-        lines += [f"r{prefix}_rw{i}_{k} {row_nodes[k]} {row_nodes[k + 1]} {wire}" for k in range(n_columns)]
-    for k in range(n_columns):
-        column_nodes = [*(net(prefix, "cw", i, k) for i in range(n_rows)), columns[k]]
-        lines += [f"r{prefix}_cw{i}_{k} {column_nodes[i]} {column_nodes[i + 1]} {wire}" for i in range(n_rows)]
-    lines += [f"r{prefix}_{i}_{k} {net(prefix, 'rw', i, k)} {net(prefix, 'cw', i, k)} {number(1 / conductances[i, k])}"
-              for i in range(n_rows) for k in range(n_columns)]
-    return lines
+    row_ohm, column_ohm = wire_ohm, wire_ohm if column_wire_ohm is None else column_wire_ohm
+    row_node = [[net(prefix, "rw", i, k) if row_ohm > 0 else rows[i] for k in range(n_columns)]
+                for i in range(n_rows)]
+    column_node = [[net(prefix, "cw", i, k) if column_ohm > 0 else columns[k] for k in range(n_columns)]
+                   for i in range(n_rows)]
+    lines = []
+    if row_ohm > 0:
+        for i in range(n_rows):
+            chain = [rows[i], *row_node[i]]
+            lines += [f"r{prefix}_rw{i}_{k} {chain[k]} {chain[k + 1]} {number(row_ohm)}" for k in range(n_columns)]
+    if column_ohm > 0:
+        for k in range(n_columns):
+            chain = [*(column_node[i][k] for i in range(n_rows)), columns[k]]
+            lines += [f"r{prefix}_cw{i}_{k} {chain[i]} {chain[i + 1]} {number(column_ohm)}" for i in range(n_rows)]
+    return lines + [f"r{prefix}_{i}_{k} {row_node[i][k]} {column_node[i][k]} {number(1 / conductances[i, k])}"
+                    for i in range(n_rows) for k in range(n_columns)]
 
 
 def crossbar_instance(prefix: str, rows: list[str], columns: list[str], conductances: np.ndarray,

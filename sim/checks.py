@@ -24,7 +24,9 @@ import numpy as np
 
 from amdcgan.errors import UserError
 from amdcgan.fileio import write_json_atomic
-from amdcgan.hdl.electrical import Cell, Conductances, Periphery, encode_weights, read_power_w, tile_outputs
+from amdcgan.hdl.electrical import (
+    Cell, Conductances, Periphery, encode_weights, read_power_w, sign_read_power_w, tile_outputs,
+)
 from amdcgan.hdl.mapping import LayerPlan, plan_tiles
 from amdcgan.hdl.netlist import Netlist, TileNets, crossbar_lines, net, number, tile_bench
 from amdcgan.hdl.spec import Architecture, MeanPool, Readout, WeightEncoding
@@ -75,11 +77,17 @@ class TileBench:
         return float(read_power_w(self.inputs[None], self.tile.main, self.tile.second, self.tile.cell, self.readout,
                                   self.periphery)[0])
 
+    def model_sign_power_w(self) -> float:
+        if self.tile.cell.differential:
+            return 0.0
+        return sign_read_power_w(self.tile.second, self.tile.cell, self.periphery)
+
 
 @dataclass(frozen=True)
 class TileReading:
     outputs: np.ndarray  # (columns,) volts, column j from the read of column j
-    power_w: float  # what the row and sign-column drivers deliver, averaged over the reads
+    power_w: float  # what the row drivers deliver to the main crossbar, averaged over the reads
+    sign_power_w: float  # what the sign-column drivers deliver, averaged over the reads
 
 
 def read_tile(bench: TileBench, keep: Path | None = None) -> TileReading:
@@ -97,9 +105,10 @@ def read_tile(bench: TileBench, keep: Path | None = None) -> TileReading:
                         "its own DC solution (a high-gain OpAmp clipping in a column sweep: lower periphery."
                         "opamp_gain, or leave periphery.ivc_feedback_ohm to its default sizing, which never clips)")
     power = sum(vectors[f"v({row})"] * vectors[f"i({sense})"] for row, sense in zip(nets.rows, nets.row_senses))
-    power = power + sum(vectors[f"v({column})"] * vectors[f"i({sense})"]
-                        for column, sense in zip(nets.sign_columns, nets.sign_senses))
-    return TileReading(np.diag(outputs) if netlist.sweep_steps else outputs[:, 0], float(np.mean(power)))
+    sign_power = sum((vectors[f"v({column})"] * vectors[f"i({sense})"]
+                      for column, sense in zip(nets.sign_columns, nets.sign_senses)), np.zeros(steps))
+    return TileReading(np.diag(outputs) if netlist.sweep_steps else outputs[:, 0], float(np.mean(power)),
+                       float(np.mean(sign_power)))
 
 
 def random_bench(arch: Architecture, rows: int, columns: int, encoding: WeightEncoding, readout: Readout,
@@ -139,7 +148,8 @@ def dc_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: int = 
         bench = random_bench(arch, rows, columns, encoding, readout, rng_for(seed, "dc", index), name)
         spice = read_tile(bench, keep=out_dir / "netlists" / f"dc_{net(name)}.cir")
         error = relative_error(spice.outputs, bench.model_outputs())
-        power_error = abs(spice.power_w / bench.model_power_w() - 1)
+        power_error = abs((spice.power_w + spice.sign_power_w)
+                          / (bench.model_power_w() + bench.model_sign_power_w()) - 1)
         results[name] = {"rows": rows, "columns": columns, "encoding": encoding.value, "readout": readout.value,
                          "max_relative_error": error, "power_relative_error": power_error}
         rows_out.append([index, rows, columns, error, power_error])

@@ -218,6 +218,9 @@ def test_read_power_equals_ngspice_supply_power(arch_name, layer_key, encoding, 
     bench, spice = _tile_reading(arch_name, layer_key, encoding, readout)
     assert spice.power_w > 0
     assert spice.power_w == pytest.approx(bench.model_power_w(), rel=POWER_TOLERANCE)
+    if encoding is WeightEncoding.sign_crossbar:
+        assert spice.sign_power_w > 0
+    assert spice.sign_power_w == pytest.approx(bench.model_sign_power_w(), rel=POWER_TOLERANCE)
 
 
 @pytest.mark.spice
@@ -276,7 +279,8 @@ def test_accelerator_bench_with_run_weights_equals_the_layer_model(tmp_path, arc
     architecture = _architecture(arch_name)
     run, layers = _write_run(tmp_path, architecture)
     path = tmp_path / "accelerator.cir"
-    assert main(["netlist", str(SPICE_ARCHITECTURES[arch_name]), "-o", str(path), "--bench", "--weights", str(run)]) == 0
+    arch_file = SPICE_ARCHITECTURES[arch_name]
+    assert main(["netlist", str(arch_file), "-o", str(path), "--bench", "--weights", str(run)]) == 0
     vectors = run_netlist(path.read_text(), arch_name, timeout_s=200)
     periphery = Periphery.of(architecture)
     nodes = [values for name, values in vectors.items() if name.startswith("v(")]
@@ -296,7 +300,7 @@ def test_summing_amplifier_clips_at_the_supplies_as_the_model_does(tmp_path):
     # A summing gain of 40 drives the row-split layers' sums past the supplies: the netlist clips them there, as
     # `Periphery.sum_partials` does, instead of leaving a bare adder tens of volts outside the rails.
     loud = tmp_path / "loud.yaml"
-    loud.write_text(ARCHITECTURES["odd_system"].read_text().replace(
+    loud.write_text(SPICE_ARCHITECTURES["odd_system"].read_text().replace(
         "weight_encoding: sign_crossbar\n", "weight_encoding: sign_crossbar\nperiphery: {summing_gain: 40}\n"))
     architecture = load_architecture(loud)
     run, layers = _write_run(tmp_path, architecture)
