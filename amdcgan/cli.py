@@ -169,16 +169,26 @@ def graph(
 @app.command()
 def netlist(
     arch: Path = ArchArg,
-    output: Path = typer.Option(..., "-o", "--output", help="SPICE file to write (.cir); its model library is written beside it"),
-    tile: Optional[str] = typer.Option(None, "--tile", help="only this tile, as NETWORK.LAYER.INDEX (e.g. generator.project.0)"),
-    bench: bool = typer.Option(False, "--bench", help="add a test bench (inputs, switch controls, .op) to the whole-accelerator netlist; a tile always has one"),
+    output: Path = typer.Option(..., "-o", "--output", help="SPICE file to write (.cir), self-contained"),
+    tile: Optional[str] = typer.Option(
+        None, "--tile", help="only this tile, as NETWORK.LAYER.INDEX (e.g. generator.project.0), with a test bench"),
+    bench: bool = typer.Option(
+        False, "--bench", help="a test bench reading every layer (inputs, controls, the sign columns read one per DC "
+        "sweep step); without it the accelerator at rest; a tile always has one"),
+    weights: Optional[Path] = typer.Option(
+        None, "--weights", help="a training run's folder: write the conductances it left in RUN/conductances.npz "
+        "(default: every weight at +w_max/2)"),
 ) -> None:
-    """Write a hierarchical SPICE netlist of the whole accelerator, or of one tile with a test bench."""
+    """Write a SPICE netlist of the whole accelerator, or of one tile with a test bench, holding its conductances."""
+    from amdcgan.hdl.electrical import load_run_conductances
     from amdcgan.hdl.mapping import plan_tiles
     from amdcgan.hdl.netlist import write_accelerator_netlist, write_tile_netlist
 
-    plan = plan_tiles(load(arch))
-    written = write_tile_netlist(plan, tile, output) if tile else write_accelerator_netlist(plan, output, bench)
+    architecture = load(arch)
+    plan = plan_tiles(architecture)
+    layers = load_run_conductances(weights, plan, architecture.device) if weights else None
+    written = (write_tile_netlist(plan, tile, output, layers) if tile
+               else write_accelerator_netlist(plan, output, bench, layers))
     for path in written:
         console.print(f"wrote {path}")
 

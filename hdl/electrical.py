@@ -92,6 +92,10 @@ class Cell:
         """One level step (the whole range for continuous devices)."""
         return self.span / (self.levels - 1) if self.levels else self.span
 
+    def state_conductance(self, state):
+        """The conductance of a device whose state (in [0, 1]) is `state`."""
+        return self.g_off + state * self.span
+
     @property
     def state_per_pulse(self) -> float:
         return self.switching_rate * (self.v_write - self.v_threshold) * self.t_write
@@ -369,13 +373,19 @@ def tile_outputs(rows_v, main, second, cell: Cell, readout: Readout, periphery: 
     return clip_outputs(rows_v @ effective_matrix(main, second, cell, readout, periphery), cell, readout, periphery)
 
 
-def column_node_voltages(driven_v, main, readout: Readout, periphery: Periphery, rows: int):
-    """Voltages of the device columns (batch, columns) for row voltages as driven onto this crossbar."""
-    current = driven_v @ main
+def column_node_voltages(driven_v, main, readout: Readout, periphery: Periphery, rows: int, current=None):
+    """Voltages of the device columns (batch, columns) for row voltages as driven onto this crossbar. `current`: what
+    the column node receives (default driven_v @ main; a differential pair's IVC node also loses the mirrored G-).
+    An IVC's summing node settles where KCL puts it for the amplifier's (clipped) output: V_out / A in the linear
+    range, further off ground once the output clips."""
+    current = driven_v @ main if current is None else current
     if readout is Readout.load_memristor:
         return current / (main.sum(0) + periphery.g_load)
     feedback_s = 1.0 / periphery.feedback(rows)
-    return current / (periphery.opamp_gain * feedback_s + main.sum(0) + feedback_s)  # the virtual ground's error
+    node_s = main.sum(0) + feedback_s
+    low, high = periphery.swing()
+    output = (current / (feedback_s + node_s / periphery.opamp_gain)).clip(-high, -low)
+    return (current - output * feedback_s) / node_s
 
 
 def read_power_w(rows_v: np.ndarray, main: np.ndarray, second: np.ndarray, cell: Cell, readout: Readout,
@@ -392,7 +402,8 @@ def read_power_w(rows_v: np.ndarray, main: np.ndarray, second: np.ndarray, cell:
         return (driven ** 2) @ devices.sum(1) - np.sum(columns_v * (driven @ devices), axis=-1)
 
     if cell.differential:
-        plus = delivered(x, main, column_node_voltages(x, main, readout, periphery, rows))
+        mirrored = x @ main - x @ second if readout is Readout.opamp_ivc else None
+        plus = delivered(x, main, column_node_voltages(x, main, readout, periphery, rows, mirrored))
         minus_columns = (column_node_voltages(x, second, readout, periphery, rows)
                          if readout is Readout.load_memristor else np.zeros((x.shape[0], second.shape[1])))
         return plus + delivered(x, second, minus_columns)

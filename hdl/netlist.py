@@ -1,35 +1,55 @@
-"""Hierarchical SPICE netlists of the accelerator and of single tiles, for plain `ngspice -b` and PySpice.
+"""SPICE netlists of the accelerator and of single tiles, with the conductances they hold: the one tile writer.
 
-One `.subckt` per distinct circuit (a crossbar of a given size, a bank of N circuits of one kind), one instance per
-tile and bank. Device and macro models live in a library file written beside the netlist. Every name in a netlist is
-built from validated identifiers (letters, digits, underscores) and numbers: nothing from a user's file reaches a
-netlist as free text, so no user input can become a SPICE control line.
+Every circuit value comes from `hdl.electrical` (the tile's electrical model), so the netlist is the circuit the numpy
+and torch models compute: `electrical.tile_outputs` and `electrical.layer_outputs` give, for the same conductances
+and row voltages, the voltages ngspice finds on the nets named below. sim's checks wrap this writer with their own
+sources and analyses; `amdcgan netlist` wraps it with a test bench (`--bench`).
 
-The peripheral circuits are behavioural macromodels (B-sources and switches), not transistor-level designs:
-- memristor: a linear resistor at its programmed conductance (reads stay below the switching threshold);
-- opamp (the IVC): a virtual-ground transimpedance stage, V_out = -R_f * I_in, clipped at the supplies; R_f is
-  sized per tile so that full scale (every row at V_read on G_on devices) just reaches the supply;
-- relu / relu_switch: V_out = min(max(V_in, 0), VDD), the switch variant gated by a control input;
-- tanh: V_out = VDD * tanh(V_in / VDD); thresholding: a current comparator with a virtual-ground input, VDD when
-  current flows in (the sign device of the column being read is at G_on) else VSS;
-- sign_switch: passes V_in or -V_in as the thresholding output says; dropout / crossbar switch: ngspice `sw`;
-- summing_amplifier, batch_norm, averager: ideal adders and gain stages, clipped at the supplies.
-The sim backend adds finite gain and bandwidth where a check needs them.
+A tile, from its row inputs (row voltages, nets LAYER_x_ROW, driven by the DACs outside this netlist):
+- sign crossbar (Fig. 3): the sign devices (g_on holds +, g_off holds -) between the sign-column drivers (the
+  selected column at V_r, the others at 0 V) and the thresholding circuits' virtual grounds; each comparator gives
+  VDD when its row current exceeds `Periphery.sign_threshold_a`, else VSS; the sign switch passes the row input or
+  its inverse;
+- the crossbar switch and row driver: an ideal source gated by the control net `ctl`, limited to +-V_r, with a
+  zero-volt source in series that senses the current it delivers (the read power);
+- the main crossbar: one resistor per device at its conductance (a differential pair's G+ and G- side by side), in
+  a subcircuit per distinct crossbar (tiles holding the same conductances share one);
+- readout: a load memristor g_L from each device column to ground (a pair's difference amplifier takes V+ - V-,
+  clipped to the supplies), or the OpAmp IVC macromodel (finite gain A clipped to its output swing, one pole at
+  GBW / A, feedback R_f sized by `Periphery.feedback`, a unity inverter after it; a pair's G- column sits at ground
+  and a current mirror draws its current out of the summing node).
+A layer's row-split partials meet at the summing amplifier (gain, clipped to the supplies), giving the layer's
+column outputs LAYER_s_COLUMN; its folded stages (batch norm, activation via `activation_spice`, dropout, averager)
+follow, giving LAYER_y_COLUMN. All circuits but the memristors are behavioural (B-sources): no transistor-level
+model of the 180 nm node is at hand.
+
+Every name is built from validated identifiers (letters, digits, underscores) and numbers: nothing from a user's file
+reaches a netlist as free text, so no user input can become a SPICE control line.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from amdcgan.errors import UserError
 from amdcgan.fileio import write_text_atomic
 
-from .mapping import Bank, LayerPlan, Tile, TilePlan
-from .spec import Architecture, ComponentKind
+from .electrical import Cell, Conductances, Periphery, activation_spice, encode_weights
+from .mapping import LayerPlan, Tile, TilePlan
+from .spec import ComponentKind, Readout, WeightEncoding
 
 SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_]+$")
+POLE_RESISTOR_OHM = 1000.0
+OPTIONS = ".options reltol=1e-6 vntol=1e-9 abstol=1e-15 gmin=1e-15"
+SELECT_STEP_V = 1e-3  # the bench's column select source: column k is read at k mV, inside the rails
+DEFAULT_UNIT_WEIGHT = 0.5  # without trained weights every weight is +w_max / 2: mid-range devices, hand-checkable
+READOUT_KINDS = ("load_memristor", ComponentKind.opamp.value, ComponentKind.summing_amplifier.value)
 
 
 def net(*parts: object) -> str:
@@ -40,268 +60,404 @@ def net(*parts: object) -> str:
     return name.lower()
 
 
-def _number(value: float) -> str:
-    return f"{float(value):.9g}"
+def number(value: float) -> str:
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite circuit value: {value}")
+    return f"{value:.12g}"
 
 
-def model_library(architecture: Architecture) -> str:
-    """The device and macro models every netlist of this architecture includes."""
-    tech, device = architecture.technology, architecture.device
-    g_mid = 0.5 * (device.g_on_s + device.g_off_s)
-    return f"""* amdcgan model library for architecture {net(architecture.name)}
-* technology {net(tech.name)} ({_number(tech.node_nm)} nm), device {net(device.name)}
-.param vdd_v={_number(tech.vdd_v)} vss_v={_number(tech.vss_v)} v_read={_number(device.v_read_v)}
-.param r_on={_number(device.r_on_ohm)} r_off={_number(device.r_off_ohm)} g_mid={_number(g_mid)}
-* row switches carry a whole row's current (tens of mA in a 128-column tile): 1 ohm keeps their drop negligible
-.model switch_model sw vt={_number(tech.vdd_v / 2)} vh=0.05 ron=1 roff=1e12
-
-.subckt memristor p n params: g={{g_mid}}
-r1 p n {{1/g}}
-.ends memristor
-
-.subckt load_memristor col params: g={{g_mid}}
-r1 col 0 {{1/g}}
-.ends load_memristor
-
-.subckt opamp in out params: rf={{r_on}}
-vsense in 0 0
-bout out 0 v = max(min(-i(vsense)*rf, vdd_v), vss_v)
-.ends opamp
-
-.subckt summing_amplifier in out params: gain=1
-bout out 0 v = max(min(gain*v(in), vdd_v), vss_v)
-.ends summing_amplifier
-
-.subckt relu in out
-bout out 0 v = max(min(v(in), vdd_v), 0)
-.ends relu
-
-.subckt relu_switch in out ctl
-bout out 0 v = v(ctl) > vdd_v/2 ? max(min(v(in), vdd_v), 0) : 0
-.ends relu_switch
-
-.subckt tanh in out
-bout out 0 v = vdd_v*tanh(v(in)/vdd_v)
-.ends tanh
-
-.subckt thresholding in out
-vsense in 0 0
-bout out 0 v = i(vsense) > 0 ? vdd_v : vss_v
-.ends thresholding
-
-.subckt sign_switch in out ctl
-bout out 0 v = v(ctl) > 0 ? v(in) : -v(in)
-.ends sign_switch
-
-.subckt dropout_switch in out ctl
-s1 in out ctl 0 switch_model
-.ends dropout_switch
-
-.subckt crossbar_switch in out ctl
-s1 in out ctl 0 switch_model
-.ends crossbar_switch
-
-.subckt batch_norm in out params: gain=1 offset=0
-bout out 0 v = max(min(gain*v(in)+offset, vdd_v), vss_v)
-.ends batch_norm
-
-.subckt averager in out
-bout out 0 v = max(min(v(in), vdd_v), vss_v)
-.ends averager
-"""
+# ---------------------------------------------------------------------------------------------------------------------
+# Circuit pieces
 
 
-# Ports of one circuit of each kind, beyond `in` and `out`.
-CONTROLLED = {"relu_switch", "sign_switch", "dropout_switch", "crossbar_switch"}
+def crossbar_lines(prefix: str, rows: list[str], columns: list[str], conductances: np.ndarray,
+                   wire_ohm: float = 0.0, column_wire_ohm: float | None = None) -> list[str]:
+    """Memristors (rows x columns) as resistors. With wire resistance each cell has its own row and column nodes
+    joined by segment resistors: rows are driven from the left end, columns read at the bottom end. `wire_ohm` is the
+    row segment, `column_wire_ohm` the column segment (None = the same); an axis at 0 ohm keeps one node per line."""
+    n_rows, n_columns = conductances.shape
+    row_ohm, column_ohm = wire_ohm, wire_ohm if column_wire_ohm is None else column_wire_ohm
+    row_node = [[net(prefix, "rw", i, k) if row_ohm > 0 else rows[i] for k in range(n_columns)]
+                for i in range(n_rows)]
+    column_node = [[net(prefix, "cw", i, k) if column_ohm > 0 else columns[k] for k in range(n_columns)]
+                   for i in range(n_rows)]
+    lines = []
+    if row_ohm > 0:
+        for i in range(n_rows):
+            chain = [rows[i], *row_node[i]]
+            lines += [f"r{prefix}_rw{i}_{k} {chain[k]} {chain[k + 1]} {number(row_ohm)}" for k in range(n_columns)]
+    if column_ohm > 0:
+        for k in range(n_columns):
+            chain = [*(column_node[i][k] for i in range(n_rows)), columns[k]]
+            lines += [f"r{prefix}_cw{i}_{k} {chain[i]} {chain[i + 1]} {number(column_ohm)}" for i in range(n_rows)]
+    return lines + [f"r{prefix}_{i}_{k} {row_node[i][k]} {column_node[i][k]} {number(1 / conductances[i, k])}"
+                    for i in range(n_rows) for k in range(n_columns)]
+
+
+def crossbar_instance(prefix: str, rows: list[str], columns: list[str], conductances: np.ndarray,
+                      defined: set[str]) -> list[str]:
+    """A crossbar as an instance of a subcircuit holding its devices. `defined`: the subcircuits written so far; a
+    crossbar holding the same conductances as an earlier one reuses its subcircuit."""
+    n_rows, n_columns = conductances.shape
+    digest = hashlib.sha1(np.ascontiguousarray(conductances, dtype=float).tobytes()).hexdigest()[:12]
+    name = f"xbar_{n_rows}x{n_columns}_{digest}"
+    lines = []
+    if name not in defined:
+        defined.add(name)
+        ports = [*(f"r{i}" for i in range(n_rows)), *(f"c{k}" for k in range(n_columns))]
+        lines += [f".subckt {name} {' '.join(ports)}",
+                  *(f"r{i}_{k} r{i} c{k} {number(1 / conductances[i, k])}"
+                    for i in range(n_rows) for k in range(n_columns)),
+                  f".ends {name}"]
+    return [*lines, f"x{prefix} {' '.join([*rows, *columns])} {name}"]
+
+
+def ivc_lines(prefix: str, summing: str, output: str, feedback_ohm: float, periphery: Periphery) -> list[str]:
+    """OpAmp current-to-voltage converter at node `summing`: gain -A clipped to the output swing, one pole at
+    GBW / A, feedback R_f to the summing node, then a unity inverter onto `output` (a positive column current gives
+    a positive voltage). At DC: output = clip(N / (1/R_f + (G + 1/R_f) / A), -hi, -lo), `Periphery.column_gain`."""
+    low, high = (number(bound) for bound in periphery.swing())
+    pole_hz = periphery.opamp_gbw_hz / periphery.opamp_gain
+    amplifier, pole, clipped = (net(prefix, part) for part in ("a", "p", "o"))
+    return [
+        f"b{amplifier} {amplifier} 0 v = max(min({number(-periphery.opamp_gain)}*v({summing}), {high}), {low})",
+        f"r{pole} {amplifier} {pole} {number(POLE_RESISTOR_OHM)}",
+        f"c{pole} {pole} 0 {number(1 / (2 * math.pi * pole_hz * POLE_RESISTOR_OHM))}",
+        f"b{clipped} {clipped} 0 v = max(min(v({pole}), {high}), {low})",
+        f"r{prefix}_f {summing} {clipped} {number(feedback_ohm)}",
+        f"b{output} {output} 0 v = -v({clipped})",
+    ]
+
+
+def clip_expression(expression: str, low: float, high: float) -> str:
+    return f"max(min({expression}, {number(high)}), {number(low)})"
+
+
+def row_driver_lines(prefix: str, inputs: list[str], outputs: list[str], control: str,
+                     periphery: Periphery) -> tuple[list[str], list[str]]:
+    """Crossbar switches and row drivers: the input while `control` is high, limited to +-V_r, through a sensing
+    source each; returns the lines and the sensing sources' names."""
+    half, read = number(periphery.vdd / 2), periphery.v_read
+    lines, senses = [], []
+    for i, (source, row) in enumerate(zip(inputs, outputs)):
+        driven, sense = net(prefix, "d", i), net(prefix, "rs", i)
+        limited = clip_expression(f"v({source})", -read, read)
+        lines += [f"b{driven} {driven} 0 v = v({control}) > {half} ? {limited} : 0", f"v{sense} {driven} {row} 0"]
+        senses.append(f"v{sense}")
+    return lines, senses
 
 
 @dataclass
-class NetlistBuilder:
-    """Collects distinct subcircuits once and the instances that use them."""
+class TileNets:
+    """What one tile exposes: its column outputs (partial or finished), the row drivers' and sign-column drivers'
+    sensing sources, and the sign-column nets the controller drives (sign crossbar)."""
 
-    architecture: Architecture
-    subckts: dict[str, str] = field(default_factory=dict)
+    outputs: list[str]
+    rows: list[str]  # the crossbar's row nets, after the drivers
+    row_senses: list[str]
+    sign_columns: list[str] = field(default_factory=list)
+    sign_senses: list[str] = field(default_factory=list)
+    settled: list[tuple[str, str]] = field(default_factory=list)  # node pairs equal at DC (the IVC's pole input
+    # and output): a solution where they differ is not one, whatever the simulator reports
+
+
+def tile_lines(prefix: str, inputs: list[str], tile: Conductances, readout: Readout, periphery: Periphery,
+               control: str = "ctl", wire_ohm: float = 0.0,
+               defined: set[str] | None = None) -> tuple[list[str], TileNets]:
+    """One tile (its crossbars and periphery) fed by the row-voltage nets `inputs`; `defined` as for
+    `crossbar_instance` (wires with resistance are written flat, cell by cell)."""
+    cell = tile.cell
+    defined = set() if defined is None else defined
+    lines: list[str] = []
+    rows = inputs
+    sign_columns: list[str] = []
+    sign_senses: list[str] = []
+    if not cell.differential:
+        sign_lines, signed, sign_columns, sign_senses = _sign_read(prefix, inputs, tile, periphery, defined)
+        lines += sign_lines
+        rows = signed
+    device_rows = [net(prefix, "r", i) for i in range(tile.rows)]
+    drivers, row_senses = row_driver_lines(prefix, rows, device_rows, control, periphery)
+    lines += drivers
+    physical = tile.physical()
+    columns = [net(prefix, "c", k) for k in range(physical.shape[1])]
+    lines += (crossbar_lines(net(prefix, "m"), device_rows, columns, physical, wire_ohm) if wire_ohm > 0
+              else crossbar_instance(net(prefix, "m"), device_rows, columns, physical, defined))
+    outputs = [net(prefix, "o", j) for j in range(tile.columns)]
+    lines += _readout(prefix, columns, outputs, tile, readout, periphery)
+    settled = ([(net(prefix, "ivc", j, "a"), net(prefix, "ivc", j, "p")) for j in range(tile.columns)]
+               if readout is Readout.opamp_ivc else [])
+    return lines, TileNets(outputs, device_rows, row_senses, sign_columns, sign_senses, settled)
+
+
+def _sign_read(prefix: str, inputs: list[str], tile: Conductances, periphery: Periphery,
+               defined: set[str]) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Sign crossbar, thresholding comparators and sign switches; returns the lines, the sign-switched row nets,
+    the sign-column nets and their sensing sources."""
+    columns = [net(prefix, "sc", k) for k in range(tile.columns)]
+    devices = [net(prefix, "scd", k) for k in range(tile.columns)]
+    sign_rows = [net(prefix, "sr", i) for i in range(tile.rows)]
+    senses = [f"v{net(prefix, 'scs', k)}" for k in range(tile.columns)]
+    lines = [f"{sense} {column} {device} 0" for sense, column, device in zip(senses, columns, devices)]
+    lines += crossbar_instance(net(prefix, "s"), sign_rows, devices, tile.sign_devices(), defined)
+    threshold = number(periphery.sign_threshold_a)
+    vdd, vss = number(periphery.vdd), number(periphery.vss)
+    signed = [net(prefix, "xs", i) for i in range(tile.rows)]
+    for i, (row, source) in enumerate(zip(sign_rows, inputs)):
+        ground, decision = net(prefix, "srg", i), net(prefix, "th", i)
+        lines += [f"v{ground} {row} 0 0",
+                  f"b{decision} {decision} 0 v = i(v{ground}) > {threshold} ? {vdd} : {vss}",
+                  f"b{signed[i]} {signed[i]} 0 v = v({decision}) > 0 ? v({source}) : -v({source})"]
+    return lines, signed, columns, senses
+
+
+def _readout(prefix: str, columns: list[str], outputs: list[str], tile: Conductances, readout: Readout,
+             periphery: Periphery) -> list[str]:
+    differential = tile.cell.differential
+    if readout is Readout.load_memristor:
+        load = number(1 / periphery.g_load)
+        lines = [f"r{net(prefix, 'l', k)} {column} 0 {load}" for k, column in enumerate(columns)]
+        for j, output in enumerate(outputs):
+            expression = (clip_expression(f"v({columns[2 * j]})-v({columns[2 * j + 1]})", periphery.vss, periphery.vdd)
+                          if differential else f"v({columns[j]})")
+            lines.append(f"b{output} {output} 0 v = {expression}")
+        return lines
+    feedback = periphery.feedback(tile.rows)
+    lines = []
+    for j, output in enumerate(outputs):
+        summing = columns[2 * j] if differential else columns[j]
+        if differential:  # the G- column held at ground, its current mirrored out of the summing node
+            mirror = net(prefix, "cm", j)
+            lines += [f"v{mirror} {columns[2 * j + 1]} 0 0", f"f{mirror} {summing} 0 v{mirror} 1"]
+        lines += ivc_lines(net(prefix, "ivc", j), summing, output, feedback, periphery)
+    return lines
+
+
+def sum_lines(output: str, partials: list[str], periphery: Periphery) -> list[str]:
+    """The summing amplifier that adds row-split partials: `Periphery.sum_partials`."""
+    total = f"{number(periphery.summing_gain)}*({'+'.join(f'v({partial})' for partial in partials)})"
+    return [f"b{output} {output} 0 v = {clip_expression(total, periphery.vss, periphery.vdd)}"]
+
+
+def write_memristor_lines(name: str, positive: str, negative: str, cell: Cell, state: float) -> list[str]:
+    """A write-capable memristor between two nodes (threshold switching, `Cell`): dx/dt = k (|V| - V_th) sign(V)
+    above the threshold, x held in [0, 1], G = g_off + x (g_on - g_off). The state is the voltage of node NAME_x,
+    a 1 F capacitor charged by a B-source current (an integrator)."""
+    state_node = f"{name}_x"
+    g_off, span = number(cell.g_off), number(cell.span)
+    k, threshold = number(cell.switching_rate), number(cell.v_threshold)
+    v = f"v({positive},{negative})"
+    rate = (f"({v} > {threshold} ? (v({state_node}) < 1 ? {k}*({v}-{threshold}) : 0) : "
+            f"({v} < -{threshold} ? (v({state_node}) > 0 ? {k}*({v}+{threshold}) : 0) : 0))")
+    return [
+        f"b{name} {positive} {negative} i = {v}*({g_off}+{span}*v({state_node}))",
+        f"c{state_node} {state_node} 0 1",
+        f"b{state_node} 0 {state_node} i = {rate}",
+        f".ic v({state_node})={number(state)}",
+    ]
+
+
+def stage_lines(kind: str, source: str, output: str, periphery: Periphery, control: str = "ctl") -> list[str]:
+    """One folded stage of a column: activation circuits (`activation_spice`), dropout switch, batch norm and
+    averager buffers (unity, clipped to the supplies)."""
+    if kind in ("relu", "relu_switch", "tanh"):
+        expression = activation_spice(kind, source, control, periphery.vdd)
+    elif kind == ComponentKind.dropout_switch.value:
+        expression = f"v({control}) > {number(periphery.vdd / 2)} ? v({source}) : 0"
+    else:
+        expression = clip_expression(f"v({source})", periphery.vss, periphery.vdd)
+    return [f"b{output} {output} 0 v = {expression}"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Conductances of a whole accelerator
+
+
+def default_conductances(plan: TilePlan) -> dict[str, Conductances]:
+    """Without trained weights: every weight at +w_max / 2 (mid-range devices), layer by layer."""
+    device = plan.architecture.device
+    return {f"{layer.network}.{layer.name}": encode_weights(
+        np.full((layer.weight_rows, layer.weight_columns), DEFAULT_UNIT_WEIGHT), Cell.of(device, layer.encoding), 1.0)
+        for layer in plan.layers()}
+
+
+def bench_inputs(rows: int, periphery: Periphery) -> np.ndarray:
+    """The test bench's row voltages: row r at V_r sin(r + 1), spread over +-V_r so every row counts differently."""
+    return periphery.v_read * np.sin(np.arange(rows) + 1.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Netlists
+
+
+@dataclass
+class Netlist:
+    """Netlist lines, the analysis, and the sweep that reads a sign-crossbar tile's columns one by one."""
+
+    title: str
     lines: list[str] = field(default_factory=list)
-    controls: list[str] = field(default_factory=list)  # switch control nets, driven by the controller
-    sign_columns: list[list[str]] = field(default_factory=list)  # each tile's sign-crossbar columns
+    sweep_steps: int = 0  # > 0: a DC sweep of `vsel` whose step k reads column k of every sign-crossbar tile
+    printed: list[str] = field(default_factory=list)
 
-    def crossbar(self, rows: int, columns: int) -> str:
-        name = f"xbar_{rows}x{columns}"
-        if name not in self.subckts:
-            ports = " ".join([*(f"r{r}" for r in range(rows)), *(f"c{c}" for c in range(columns))])
-            body = [
-                f"xm{r}_{c} r{r} c{c} memristor" for r in range(rows) for c in range(columns)
-            ]
-            self.subckts[name] = "\n".join([f".subckt {name} {ports}", *body, f".ends {name}"])
-        return name
+    def add(self, *lines: str) -> None:
+        self.lines.extend(lines)
 
-    def bank(self, kind: str, count: int) -> str:
-        """A bank of `count` circuits: ports in0.. out0.. [ctl0..] (load memristors: col0.. only)."""
-        name = f"bank_{kind}_{count}"
-        if name in self.subckts:
-            return name
-        if kind == "load_memristor":
-            ports = [f"col{k}" for k in range(count)]
-            body = [f"xu{k} col{k} load_memristor" for k in range(count)]
-        else:
-            controlled = kind in CONTROLLED
-            ports = [*(f"in{k}" for k in range(count)), *(f"out{k}" for k in range(count))]
-            ports += [f"ctl{k}" for k in range(count)] if controlled else []
-            passed = " rf={rf}" if kind == ComponentKind.opamp.value else ""
-            body = [
-                f"xu{k} in{k} out{k}{f' ctl{k}' if controlled else ''} {kind}{passed}" for k in range(count)
-            ]
-            ports += ["params: rf=1"] if passed else []
-        self.subckts[name] = "\n".join([f".subckt {name} {' '.join(ports)}", *body, f".ends {name}"])
-        return name
+    def analysis(self) -> str:
+        if not self.sweep_steps:
+            return ".op"
+        return f".dc vsel 0 {number((self.sweep_steps - 1) * SELECT_STEP_V)} {number(SELECT_STEP_V)}"
 
-    def text(self, title: str, library: str, tail: list[str]) -> str:
-        return "\n".join([f"* {title}", f".include {library}", "", *self.subckts.values(), "", *self.lines, *tail, ".end", ""])
+    def text(self, analysis: str | None = None, printed: bool = True) -> str:
+        """The netlist for plain ngspice: its analysis and a `.print` of its outputs."""
+        analysis = analysis or self.analysis()
+        tail = [analysis]
+        kind = analysis.split()[0][1:]
+        if printed and self.printed and kind in ("dc", "tran"):
+            tail.append(f".print {kind} {' '.join(self.printed)}")
+        return "\n".join([f"* {self.title}", OPTIONS, *self.lines, *tail, ".end", ""])
 
 
-def _add_bank(builder: NetlistBuilder, bank: Bank, inputs: list[str], prefix: str, controls: list[str] | None = None,
-              params: str = "") -> list[str]:
-    """One bank instance fed by `inputs`; returns the nets its outputs drive. Controlled banks get control nets
-    of their own unless `controls` names the nets that drive them."""
-    instance = f"x{prefix}_{bank.kind}"
-    if bank.kind == "load_memristor":
-        builder.lines.append(f"{instance} {' '.join(inputs)} {builder.bank(bank.kind, bank.count)}")
-        return inputs
-    outputs = [net(prefix, bank.kind, "o", k) for k in range(bank.count)]
-    ports = [*inputs, *outputs]
-    if bank.kind in CONTROLLED:
-        if controls is None:
-            controls = [net(prefix, bank.kind, "ctl", k) for k in range(bank.count)]
-            builder.controls += controls
-        ports += controls
-    builder.lines.append(f"{instance} {' '.join(ports)} {builder.bank(bank.kind, bank.count)}{params}")
-    return outputs
+def drive_sign_columns(netlist: Netlist, sign_columns: list[str], periphery: Periphery) -> None:
+    """Bench drivers of sign columns: a tile's column k (its net ends in _k) at V_r while the select source `vsel`
+    sweeps through k steps, else 0 V."""
+    indices = [int(column.rsplit("_", 1)[1]) for column in sign_columns]
+    netlist.add(*(f"b{column} {column} 0 v = abs(v(sel)-{number(k * SELECT_STEP_V)}) < {number(SELECT_STEP_V / 2)} ? "
+                  f"{number(periphery.v_read)} : 0"
+                  for k, column in zip(indices, sign_columns)))
+    netlist.sweep_steps = max([netlist.sweep_steps, *(k + 1 for k in indices)])
 
 
-def add_tile(builder: NetlistBuilder, layer: LayerPlan, tile: Tile) -> list[str]:
-    """Instances of one tile; returns the nets of its (partial or finished) column outputs."""
-    prefix = net(tile.id)
-    layer_prefix = net(layer.network, layer.name)
-    row_inputs = [net(layer_prefix, "x", row) for row in range(*tile.rows)]
-    columns = [net(prefix, "c", k) for k in range(tile.physical_columns)]
-    row_banks = [bank for bank in tile.banks if bank.side == "row"]
-    column_banks = [bank for bank in tile.banks if bank.side == "column"]
-
-    sign_controls = [net(prefix, "sign_ctl", k) for k in range(tile.n_rows)]
-    current = row_inputs
-    for bank in row_banks:
-        if bank.kind == ComponentKind.thresholding.value:
-            continue  # drives the sign switches' controls, wired below
-        controls = sign_controls if bank.kind == ComponentKind.sign_switch.value else None
-        current = _add_bank(builder, bank, current, prefix, controls)
-    builder.lines.append(f"x{prefix}_xbar {' '.join([*current, *columns])} {builder.crossbar(tile.n_rows, tile.physical_columns)}")
-    if tile.sign_crossbar:
-        sign_columns = [net(prefix, "sc", k) for k in range(tile.n_columns)]
-        sign_rows = [net(prefix, "sr", k) for k in range(tile.n_rows)]
-        builder.lines.append(
-            f"x{prefix}_sign {' '.join([*sign_rows, *sign_columns])} {builder.crossbar(tile.n_rows, tile.n_columns)}"
-        )
-        builder.lines.append(
-            f"x{prefix}_thresholding {' '.join([*sign_rows, *sign_controls])} "
-            f"{builder.bank('thresholding', tile.n_rows)}"
-        )
-        builder.sign_columns.append(sign_columns)
-
-    current = columns
-    for bank in column_banks:
-        if bank.kind == ComponentKind.summing_amplifier.value:
-            break  # the layer's partial sums meet at the host's summing amplifiers (added by the caller)
-        params = f" rf={_number(_feedback_ohm(builder.architecture, tile.n_rows))}" if bank.kind == "opamp" else ""
-        current = _add_bank(builder, bank, current, net(prefix, bank.layer), params=params)
-    return current
+def bench_sources(netlist: Netlist, inputs: list[str], volts: np.ndarray) -> None:
+    """Row-voltage sources on `inputs`."""
+    netlist.add(*(f"v{name} {name} 0 {number(value)}" for name, value in zip(inputs, volts)))
 
 
-def _feedback_ohm(architecture: Architecture, rows: int) -> float:
-    """IVC feedback that maps full scale (every row at V_read on G_on devices) onto the positive supply."""
-    device = architecture.device
-    return architecture.technology.vdd_v / (rows * device.v_read_v * device.g_on_s)
+def bench_controls(netlist: Netlist, periphery: Periphery) -> None:
+    """The select source of the sign sweep, and the control net high (switches closed)."""
+    netlist.add("vsel sel 0 0", f"vctl ctl 0 {number(periphery.vdd)}")
 
 
-def add_layer(builder: NetlistBuilder, layer: LayerPlan) -> None:
-    """All tiles of a layer, with the summing amplifiers that add row-split partial results and the folded stages."""
-    layer_prefix = net(layer.network, layer.name)
-    builder.lines.append(f"* layer {layer_prefix}: {layer.type} {layer.weight_rows}x{layer.weight_columns}, "
-                         f"{len(layer.tiles)} tile(s)")
+def tile_bench(title: str, tile: Conductances, readout: Readout, periphery: Periphery, inputs: np.ndarray,
+               prefix: str = "t", wire_ohm: float = 0.0) -> tuple[Netlist, TileNets]:
+    """One tile driven by `inputs` (rows,) volts, its sign columns read one per sweep step."""
+    rows = [net(prefix, "x", i) for i in range(tile.rows)]
+    netlist = Netlist(title)
+    bench_controls(netlist, periphery)
+    bench_sources(netlist, rows, inputs)
+    lines, nets = tile_lines(prefix, rows, tile, readout, periphery, wire_ohm=wire_ohm)
+    netlist.add(*lines)
+    drive_sign_columns(netlist, nets.sign_columns, periphery)
+    netlist.printed = [f"v({output})" for output in nets.outputs]
+    return netlist, nets
+
+
+def _layer_prefix(layer: LayerPlan) -> str:
+    return net(layer.network, layer.name)
+
+
+def layer_inputs(layer: LayerPlan) -> list[str]:
+    return [net(_layer_prefix(layer), "x", row) for row in range(layer.weight_rows)]
+
+
+def layer_outputs_nets(layer: LayerPlan) -> list[str]:
+    """The layer's column outputs before its folded stages: what `electrical.layer_outputs` computes."""
+    return [net(_layer_prefix(layer), "s", column) for column in range(layer.weight_columns)]
+
+
+def column_read_steps(layer: LayerPlan) -> np.ndarray:
+    """The bench's sweep step at which each of the layer's columns is read: a sign-crossbar tile reads its column k
+    at step k; differential pairs read every column at once (every step holds them, take step 0)."""
+    if layer.encoding is not WeightEncoding.sign_crossbar:
+        return np.zeros(layer.weight_columns, dtype=int)
+    return np.concatenate([np.arange(stop - start) for start, stop in layer.column_splits])
+
+
+def add_layer(netlist: Netlist, layer: LayerPlan, conductances: Conductances, periphery: Periphery,
+              defined: set[str]) -> list[str]:
+    """All tiles of a layer, its bias row driver, the summing amplifiers of row-split partials and the folded stages;
+    returns the sign-column nets its tiles expose. `defined`: the crossbar subcircuits written so far."""
+    prefix = _layer_prefix(layer)
+    inputs = layer_inputs(layer)
+    netlist.add(f"* layer {prefix}: {layer.type} {layer.weight_rows}x{layer.weight_columns}, {len(layer.tiles)} "
+                f"tile(s), {layer.encoding.value}, {layer.readout.value}")
     if layer.bias:
-        builder.lines.append(f"v{layer_prefix}_bias {net(layer_prefix, 'x', layer.weight_rows - 1)} 0 v_read")
+        netlist.add(f"v{prefix}_bias {inputs[-1]} 0 {number(periphery.v_read)}")
     partials: dict[int, list[list[str]]] = {}
+    sign_columns: list[str] = []
     for tile in layer.tiles:
-        partials.setdefault(tile.column_tile, []).append(add_tile(builder, layer, tile))
-    for tile in (tile for tile in layer.tiles if tile.row_tile == 0):
-        prefix = net(tile.id)
-        banks = [bank for bank in tile.banks if bank.side == "column"]
-        tail = next((i for i, bank in enumerate(banks) if bank.kind == ComponentKind.summing_amplifier.value), None)
-        if tail is None:
-            current = partials[tile.column_tile][0]
-            stage_banks: list[Bank] = []
-        else:
-            current = _sum_partials(builder, prefix, partials[tile.column_tile], banks[tail].count)
-            stage_banks = banks[tail + 1:]
-        for bank in stage_banks:
-            current = _add_bank(builder, bank, current, net(prefix, bank.layer))
-        for offset, source in enumerate(current):
-            column = tile.columns[0] + offset
-            builder.lines.append(f"e{layer_prefix}_y{column} {net(layer_prefix, 'y', column)} 0 {source} 0 1")
+        lines, nets = tile_lines(net(tile.id), inputs[tile.rows[0]:tile.rows[1]],
+                                 conductances.block(tile.rows, tile.columns), layer.readout, periphery,
+                                 defined=defined)
+        netlist.add(f"* tile {net(tile.id)}: rows {tile.rows[0]}..{tile.rows[1] - 1}, "
+                    f"columns {tile.columns[0]}..{tile.columns[1] - 1}", *lines)
+        partials.setdefault(tile.column_tile, []).append(nets.outputs)
+        sign_columns += nets.sign_columns
+    outputs = layer_outputs_nets(layer)
+    for host in (tile for tile in layer.tiles if tile.row_tile == 0):
+        stages = [bank.kind for bank in host.banks if bank.side == "column" and bank.kind not in READOUT_KINDS]
+        for offset in range(host.n_columns):
+            column = host.columns[0] + offset
+            terms = [nets[offset] for nets in partials[host.column_tile]]
+            netlist.add(*(sum_lines(outputs[column], terms, periphery) if len(terms) > 1
+                          else [f"b{outputs[column]} {outputs[column]} 0 v = v({terms[0]})"]))
+            current = outputs[column]
+            for index, kind in enumerate(stages):
+                stage = net(prefix, "st", index, column)
+                netlist.add(*stage_lines(kind, current, stage, periphery))
+                current = stage
+            result = net(prefix, "y", column)
+            netlist.add(f"b{result} {result} 0 v = v({current})")
+    return sign_columns
 
 
-def _sum_partials(builder: NetlistBuilder, prefix: str, partials: list[list[str]], count: int) -> list[str]:
-    """Adds the row tiles' partial results column by column (a differential pair's halves are taken + and -)."""
-    outputs = []
-    for column in range(count):
-        terms = []
-        for nets in partials:
-            if len(nets) == 2 * count:  # differential pair: + and - devices side by side
-                terms += [f"v({nets[2 * column]})", f"-v({nets[2 * column + 1]})"]
-            else:
-                terms.append(f"v({nets[column]})")
-        summed = net(prefix, "sum", column)
-        builder.lines.append(f"b{summed} {summed} 0 v = {' + '.join(terms).replace('+ -', '- ')}")
-        outputs.append(summed)
-    return outputs
-
-
-def _bench(builder: NetlistBuilder, architecture: Architecture, inputs: list[str]) -> list[str]:
-    """A test bench: inputs at half the read voltage, every switch closed, sign columns read, an operating point."""
-    device, vdd = architecture.device, _number(architecture.technology.vdd_v)
-    bench = [f"vin{k} {name} 0 {_number(device.v_read_v / 2)}" for k, name in enumerate(inputs)]
-    bench += [f"vctl{k} {name} 0 {vdd}" for k, name in enumerate(builder.controls)]
-    # The sign crossbar is read one column at a time: the first column at V_read, the others held at 0 V.
-    first_columns = {names[0] for names in builder.sign_columns}
-    bench += [f"vsign{k} {name} 0 {_number(device.v_read_v) if name in first_columns else 0}"
-              for k, name in enumerate(name for names in builder.sign_columns for name in names)]
-    return [*bench, ".op"]
-
-
-def accelerator_netlist(plan: TilePlan, library: str, bench: bool = False) -> str:
-    builder = NetlistBuilder(plan.architecture)
-    tech = plan.architecture.technology
-    builder.lines += [f"vdd vdd 0 {_number(tech.vdd_v)}", f"vss vss 0 {_number(tech.vss_v)}"]
-    inputs = []
+def accelerator_netlist(plan: TilePlan, layers: dict[str, Conductances] | None = None, bench: bool = False) -> str:
+    """The whole accelerator holding `layers` (default: `default_conductances`). With the bench: every layer's
+    inputs at `bench_inputs`, the controls high, the sign columns read one per step of a DC sweep; without it the
+    accelerator at rest (every external net at 0 V, an operating point)."""
+    layers = layers or default_conductances(plan)
+    periphery = Periphery.of(plan.architecture)
+    netlist = Netlist(f"amdcgan accelerator {net(plan.architecture.name)}: {len(plan.tiles())} tiles. Layer inputs "
+                      f"(nets *_x_*) are row voltages from the line buffers and DACs; column outputs *_s_*, after the "
+                      f"folded stages *_y_*; the controller drives ctl and the sign columns (*_sc_*)")
+    sign_columns: list[str] = []
+    inputs: dict[str, list[str]] = {}
+    defined: set[str] = set()
     for layer in plan.layers():
-        add_layer(builder, layer)
-        prefix = net(layer.network, layer.name)
-        inputs += [net(prefix, "x", row) for row in range(layer.weight_rows - (1 if layer.bias else 0))]
-    title = (f"amdcgan accelerator {net(plan.architecture.name)}: {len(plan.tiles())} tiles. Layer inputs (nets *_x*) "
-             f"are driven by the line buffers and DACs outside this netlist; outputs are the nets *_y*.")
-    return builder.text(title, library, _bench(builder, plan.architecture, inputs) if bench else [])
+        sign_columns += add_layer(netlist, layer, layers[f"{layer.network}.{layer.name}"], periphery, defined)
+        inputs[_layer_prefix(layer)] = layer_inputs(layer)[:layer.weight_rows - (1 if layer.bias else 0)]
+    if bench:
+        netlist.add("* test bench: a read of every layer")
+        bench_controls(netlist, periphery)
+        for names in inputs.values():
+            bench_sources(netlist, names, bench_inputs(len(names), periphery))
+        drive_sign_columns(netlist, sign_columns, periphery)
+        netlist.printed = [f"v({name})" for layer in plan.layers() for name in layer_outputs_nets(layer)]
+    else:
+        netlist.add("* the accelerator at rest: inputs, sign columns and controls at 0 V (replace these sources to "
+                    "drive it, or write the netlist with --bench)")
+        idle = [name for names in inputs.values() for name in names] + sign_columns + ["sel", "ctl"]
+        netlist.add(*(f"v{name} {name} 0 0" for name in idle))
+    return netlist.text()
 
 
-def tile_netlist(plan: TilePlan, tile_id: str, library: str) -> str:
-    """One tile with a test bench (see `_bench`)."""
+def tile_netlist(plan: TilePlan, tile_id: str, layers: dict[str, Conductances] | None = None) -> str:
+    """One tile holding its devices of `layers`, with a test bench: rows at `bench_inputs` (the bias row at V_r)."""
     layer, tile = find_tile(plan, tile_id)
-    builder = NetlistBuilder(plan.architecture)
-    outputs = add_tile(builder, layer, tile)
-    prefix = net(layer.network, layer.name)
-    inputs = [net(prefix, "x", row) for row in range(*tile.rows)]
-    return builder.text(
-        f"amdcgan tile {net(tile_id)}: {tile.n_rows}x{tile.physical_columns} with its periphery; outputs "
-        f"{outputs[0]}..{outputs[-1]}", library, _bench(builder, plan.architecture, inputs)
-    )
+    layers = layers or default_conductances(plan)
+    periphery = Periphery.of(plan.architecture)
+    volts = bench_inputs(layer.weight_rows, periphery)
+    if layer.bias:
+        volts[-1] = periphery.v_read
+    conductances = layers[f"{layer.network}.{layer.name}"].block(tile.rows, tile.columns)
+    netlist, _ = tile_bench(f"amdcgan tile {net(tile_id)}: {tile.n_rows}x{tile.physical_columns} "
+                            f"{layer.encoding.value}, {layer.readout.value}; outputs {nets_range(tile_id, tile)}",
+                            conductances, layer.readout, periphery, volts[tile.rows[0]:tile.rows[1]], net(tile_id))
+    return netlist.text()
+
+
+def nets_range(tile_id: str, tile: Tile) -> str:
+    return f"{net(tile_id, 'o', 0)}..{net(tile_id, 'o', tile.n_columns - 1)}"
 
 
 def find_tile(plan: TilePlan, tile_id: str) -> tuple[LayerPlan, Tile]:
@@ -313,18 +469,13 @@ def find_tile(plan: TilePlan, tile_id: str) -> tuple[LayerPlan, Tile]:
     raise UserError(f"no tile {tile_id!r}; tiles are named NETWORK.LAYER.INDEX, e.g. {known}, ...")
 
 
-def _write(netlist_path: Path, architecture: Architecture, text_for_library) -> list[Path]:
-    netlist_path = Path(netlist_path)
-    library_path = netlist_path.with_suffix(".lib.sp")
-    written = [write_text_atomic(library_path, model_library(architecture))]
-    written.append(write_text_atomic(netlist_path, text_for_library(library_path.name)))
-    return written
+def write_accelerator_netlist(plan: TilePlan, path: str | Path, bench: bool = False,
+                              layers: dict[str, Conductances] | None = None) -> list[Path]:
+    return [write_text_atomic(Path(path), accelerator_netlist(plan, layers, bench))]
 
 
-def write_accelerator_netlist(plan: TilePlan, path: str | Path, bench: bool = False) -> list[Path]:
-    return _write(Path(path), plan.architecture, lambda library: accelerator_netlist(plan, library, bench))
-
-
-def write_tile_netlist(plan: TilePlan, tile_id: str, path: str | Path) -> list[Path]:
+def write_tile_netlist(plan: TilePlan, tile_id: str, path: str | Path,
+                       layers: dict[str, Conductances] | None = None) -> list[Path]:
     find_tile(plan, tile_id)  # fail before writing anything
-    return _write(Path(path), plan.architecture, lambda library: tile_netlist(plan, tile_id, library))
+    return [write_text_atomic(Path(path), tile_netlist(plan, tile_id, layers))]
+

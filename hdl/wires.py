@@ -1,6 +1,6 @@
 """Wire resistance in a crossbar: the exact effective transfer of the resistive mesh, by a sparse direct solve.
 
-The mesh (the one `sim/netlist.py` `add_crossbar` writes): cell (i, k) has a row node u_ik and a column node v_ik
+The mesh (the one `hdl.netlist.crossbar_lines` writes): cell (i, k) has a row node u_ik and a column node v_ik
 joined by its memristor G_ik. Row i is driven at its left end by an ideal source x_i through one segment r_row to
 u_i0, then u_ik -- r_row -- u_i,k+1. Column k runs from the top cell down, v_ik -- r_col -- v_i+1,k, and its bottom
 cell reaches the column end e_k through one more segment r_col. The column end is terminated either

@@ -1,8 +1,8 @@
 """Transfer curves of the activation circuits (paper Fig. 5) from ngspice, as CSV tables (v_in, v_out) that the GAN
 simulation reads as its behavioural activation model.
 
-The circuits are the tile netlists' behavioural B-sources (no transistor-level model of the 180 nm node is at hand):
-ReLU clips to [0, vdd], the ReLU with switch gives 0 while its switch is off, tanh is vdd * tanh(v_in / vdd).
+The circuits are the netlists' behavioural B-sources, `hdl.electrical.activation_spice` (no transistor-level model of
+the 180 nm node is at hand): the same transfers as `Periphery.activation`.
 Default tables for the shipped 180 nm technology live in `sim/data/` and are regenerated with
 `python -m amdcgan.sim.activations --write-defaults`.
 """
@@ -15,37 +15,37 @@ from pathlib import Path
 
 import numpy as np
 
+from amdcgan.hdl.electrical import activation_spice
+from amdcgan.hdl.netlist import Netlist, number
 from amdcgan.hdl.spec import Technology
 
-from .netlist import Circuit, activation_expression, number
+from .results import write_csv
 from .runner import run_circuit
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CURVES = ("tanh", "relu", "relu_switch", "relu_switch_off")
 
 
-def activation_circuit(technology: Technology, points: int) -> Circuit:
-    """One input source swept from vss to vdd into every activation circuit (the switch of one ReLU held off)."""
-    circuit = Circuit(f"amdcgan activation transfer curves, {technology.name}")
+def activation_circuit(technology: Technology) -> Netlist:
+    """One input source into every activation circuit (the switch of one ReLU held off)."""
+    circuit = Netlist(f"amdcgan activation transfer curves, {technology.name}")
     circuit.add("vin in 0 0", f"von on 0 {number(technology.vdd_v)}", "voff off 0 0")
     for curve in CURVES:
         function, enable = ("relu_switch", "off") if curve == "relu_switch_off" else (curve, "on")
-        circuit.add(f"b{curve} {curve} 0 v = {activation_expression(function, 'in', enable, technology)}")
-    step = (technology.vdd_v - technology.vss_v) / (points - 1)
-    circuit.analysis = f"dc vin {number(technology.vss_v)} {number(technology.vdd_v + step / 2)} {number(step)}"
-    circuit.saved = [f"v({curve})" for curve in CURVES]
+        circuit.add(f"b{curve} {curve} 0 v = {activation_spice(function, 'in', enable, technology.vdd_v)}")
+    circuit.printed = [f"v({curve})" for curve in CURVES]
     return circuit
 
 
 def transfer_curves(technology: Technology, points: int = 361, keep: Path | None = None) -> dict[str, np.ndarray]:
-    """(points, 2) arrays of v_in, v_out per curve."""
-    vectors = run_circuit(activation_circuit(technology, points), "activation transfer curves", keep=keep)
+    """(points, 2) arrays of v_in, v_out per curve, the input swept from vss to vdd."""
+    step = (technology.vdd_v - technology.vss_v) / (points - 1)
+    sweep = f".dc vin {number(technology.vss_v)} {number(technology.vdd_v + step / 2)} {number(step)}"
+    vectors = run_circuit(activation_circuit(technology), "activation transfer curves", keep=keep, analysis=sweep)
     return {curve: np.column_stack([vectors["scale"], vectors[f"v({curve})"]]) for curve in CURVES}
 
 
 def write_curves(curves: dict[str, np.ndarray], folder: Path) -> dict[str, str]:
-    from .checks import write_csv
-
     return {curve: str(write_csv(Path(folder) / f"{curve}.csv", ["v_in", "v_out"], table))
             for curve, table in curves.items()}
 

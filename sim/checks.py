@@ -1,13 +1,14 @@
 """The SPICE checks of the tiles, each a function returning its figures (and writing netlists, CSV data and plots):
 
-- `dc_check`: tile outputs in ngspice against the numpy tile model, for the plan's tiles and a 128 x 128 tile of
-  both encodings and both readouts;
+- `dc_check`: tile outputs and read power in ngspice against hdl's electrical model, for the plan's tiles and a
+  128 x 128 tile of both encodings and both readouts;
 - `transient_check`: 100 ns input pulses through a Discriminator path (paper Fig. 4);
 - `activation_check`: transfer curves of tanh and ReLU with switch (Fig. 5), as CSV tables;
 - `leakage_check`: sneak-path currents in a crossbar against the noise on its unselected lines (Fig. 6);
 - `variability_check`: Monte Carlo over memristor variability 0..50% along the Discriminator path (Fig. 7a-d);
 - `irdrop_check`: wire resistance on rows and columns: error against tile size;
-- `write_check`: the threshold-switching write model (pulses per level step, energy per pulse, no change at reads).
+- `write_check`: the threshold-switching write model against the cell model (state change and energy per pulse, no
+  change at reads).
 
 Every random draw comes from a numpy Generator seeded by `seed` and the check's own stream, so a check gives the same
 numbers twice and does not depend on which other checks ran.
@@ -15,28 +16,31 @@ numbers twice and does not depend on which other checks ran.
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from amdcgan.errors import UserError
-from amdcgan.fileio import write_json_atomic, write_text_atomic
+from amdcgan.fileio import write_json_atomic
+from amdcgan.hdl.electrical import (
+    Cell, Conductances, Periphery, encode_weights, read_power_w, sign_read_power_w, tile_outputs,
+)
 from amdcgan.hdl.mapping import LayerPlan, plan_tiles
-from amdcgan.hdl.netlist import net
+from amdcgan.hdl.netlist import Netlist, TileNets, crossbar_lines, net, number, tile_bench
 from amdcgan.hdl.spec import Architecture, MeanPool, Readout, WeightEncoding
 
-from .encoding import Periphery, encode_weights
+from .activations import plot_and_write_curves
 from .memristor import check_write_model
-from .netlist import Circuit, TileBench, add_crossbar, number, tile_circuit
 from .path import PathDevices, path_circuit
+from .results import relative_error, write_csv
 from .runner import run_circuit
-from .tile_model import tile_outputs
 
 CHECKS = ("dc", "transient", "activations", "leakage", "variability", "irdrop", "write")
 STREAMS = {name: index for index, name in enumerate(CHECKS)}
 WIRE_OHMS = (0.2, 1.0)  # per cell segment: 180 nm metal 1 (~0.08 ohm/sq) over a 0.72 um pitch is ~0.2 ohm
+SETTLED_V = 1e-6  # how far nodes that DC equates may differ in a solution ngspice reports as converged
 Progress = Callable[[str], None] | None
 
 
@@ -44,36 +48,82 @@ def rng_for(seed: int, check: str, *stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, STREAMS[check], *stream])
 
 
-def write_csv(path: Path, header: list[str], rows: list[list[float]] | np.ndarray) -> Path:
-    lines = [",".join(header)] + [",".join(f"{float(value):.9g}" for value in row) for row in rows]
-    return write_text_atomic(path, "\n".join(lines) + "\n")
+# ---------------------------------------------------------------------------------------------------------------------
+# One tile in ngspice
 
 
-def relative_error(measured: np.ndarray, reference: np.ndarray) -> float:
-    """Largest deviation over the largest reference magnitude (the column full scale in use)."""
-    scale = float(np.max(np.abs(reference)))
-    return float(np.max(np.abs(measured - reference)) / scale) if scale > 0 else float(np.max(np.abs(measured)))
+@dataclass(frozen=True)
+class TileBench:
+    """One tile holding given conductances, driven by given row voltages."""
+
+    tile: Conductances
+    inputs: np.ndarray  # (rows,) volts
+    readout: Readout
+    periphery: Periphery
+    name: str = "tile"  # its nets' prefix: a plan's tile id gives the nets `amdcgan netlist --tile` gives
+    wire_ohm: float = 0.0
+
+    def netlist(self) -> tuple[Netlist, TileNets]:
+        cell, tile = self.tile.cell, self.tile
+        return tile_bench(f"amdcgan tile {net(self.name)}: {tile.rows}x{tile.physical().shape[1]} "
+                          f"{cell.encoding.value}, {self.readout.value}, wire {number(self.wire_ohm)} ohm", tile,
+                          self.readout, self.periphery, self.inputs, net(self.name), self.wire_ohm)
+
+    def model_outputs(self) -> np.ndarray:
+        return tile_outputs(self.inputs[None], self.tile.main, self.tile.second, self.tile.cell, self.readout,
+                            self.periphery)[0]
+
+    def model_power_w(self) -> float:
+        return float(read_power_w(self.inputs[None], self.tile.main, self.tile.second, self.tile.cell, self.readout,
+                                  self.periphery)[0])
+
+    def model_sign_power_w(self) -> float:
+        if self.tile.cell.differential:
+            return 0.0
+        return sign_read_power_w(self.tile.second, self.tile.cell, self.periphery)
+
+
+@dataclass(frozen=True)
+class TileReading:
+    outputs: np.ndarray  # (columns,) volts, column j from the read of column j
+    power_w: float  # what the row drivers deliver to the main crossbar, averaged over the reads
+    sign_power_w: float  # what the sign-column drivers deliver, averaged over the reads
+
+
+def read_tile(bench: TileBench, keep: Path | None = None) -> TileReading:
+    """The tile's outputs and read power from ngspice (a sign-crossbar tile: one column read per sweep step)."""
+    netlist, nets = bench.netlist()
+    vectors = run_circuit(netlist, f"tile {bench.name}", keep=keep)
+    outputs = np.array([vectors[f"v({node})"] for node in nets.outputs])
+    steps = netlist.sweep_steps or 1
+    if outputs.shape[1] != steps:
+        raise UserError(f"ngspice stopped early on tile {bench.name} (no convergence in its column sweep)")
+    unsettled = max((float(np.max(np.abs(vectors[f"v({a})"] - vectors[f"v({b})"]))) for a, b in nets.settled),
+                    default=0.0)
+    if unsettled > SETTLED_V:
+        raise UserError(f"ngspice did not converge on tile {bench.name}: its IVC macromodel is {unsettled:.2g} V off "
+                        "its own DC solution (a high-gain OpAmp clipping in a column sweep: lower periphery."
+                        "opamp_gain, or leave periphery.ivc_feedback_ohm to its default sizing, which never clips)")
+    power = sum(vectors[f"v({row})"] * vectors[f"i({sense})"] for row, sense in zip(nets.rows, nets.row_senses))
+    sign_power = sum((vectors[f"v({column})"] * vectors[f"i({sense})"]
+                      for column, sense in zip(nets.sign_columns, nets.sign_senses)), np.zeros(steps))
+    return TileReading(np.diag(outputs) if netlist.sweep_steps else outputs[:, 0], float(np.mean(power)),
+                       float(np.mean(sign_power)))
+
+
+def random_bench(arch: Architecture, rows: int, columns: int, encoding: WeightEncoding, readout: Readout,
+                 rng: np.random.Generator, name: str, periphery: Periphery | None = None,
+                 wire_ohm: float = 0.0) -> TileBench:
+    """Uniform random weights and row voltages within +-V_r."""
+    periphery = periphery or Periphery.of(arch)
+    weights = rng.uniform(-1.0, 1.0, (rows, columns))
+    inputs = periphery.drive_rows(rng.uniform(-1.0, 1.0, rows), periphery.read_gain(1.0))
+    tile = encode_weights(weights, Cell.of(arch.device, encoding))
+    return TileBench(tile, inputs, readout, periphery, name, wire_ohm)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # DC
-
-
-def run_tile(bench: TileBench, keep: Path | None = None) -> np.ndarray:
-    """The tile's readout outputs (columns,) from ngspice: column j's value from the step that reads column j."""
-    vectors = run_circuit(tile_circuit(bench), f"tile {bench.name}", keep=keep)
-    outputs = np.array([vectors[f"v({node})"] for node in bench.outputs()])
-    if outputs.shape[1] != (bench.conductances.columns if bench.sequential else 1):
-        raise UserError(f"ngspice stopped early on tile {bench.name} (no convergence in its column sweep)")
-    return np.diag(outputs) if bench.sequential else outputs[:, 0]
-
-
-def random_bench(arch: Architecture, rows: int, columns: int, encoding: WeightEncoding, readout: Readout,
-                 rng: np.random.Generator, name: str, periphery: Periphery = Periphery()) -> TileBench:
-    weights = rng.uniform(-1.0, 1.0, (rows, columns))
-    inputs = rng.uniform(-1.0, 1.0, rows) * arch.device.v_read_v
-    conductances = encode_weights(weights, encoding, arch.device)
-    return TileBench(conductances, inputs, readout, arch.device, arch.technology, periphery, name=name)
 
 
 def dc_cases(arch: Architecture, quick: bool) -> list[tuple[str, int, int, WeightEncoding, Readout]]:
@@ -92,18 +142,22 @@ def dc_cases(arch: Architecture, quick: bool) -> list[tuple[str, int, int, Weigh
 
 
 def dc_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: int = 0, progress: Progress = None) -> dict:
+    """Outputs and read power of tiles in ngspice against hdl's electrical model."""
     rows_out, results = [], {}
     for index, (name, rows, columns, encoding, readout) in enumerate(dc_cases(arch, quick)):
         bench = random_bench(arch, rows, columns, encoding, readout, rng_for(seed, "dc", index), name)
-        spice = run_tile(bench, keep=out_dir / "netlists" / f"dc_{net(name)}.cir")
-        model = tile_outputs(bench.inputs, bench.conductances, readout, arch.device, arch.technology)[0]
-        error = relative_error(spice, model)
+        spice = read_tile(bench, keep=out_dir / "netlists" / f"dc_{net(name)}.cir")
+        error = relative_error(spice.outputs, bench.model_outputs())
+        power_error = abs((spice.power_w + spice.sign_power_w)
+                          / (bench.model_power_w() + bench.model_sign_power_w()) - 1)
         results[name] = {"rows": rows, "columns": columns, "encoding": encoding.value, "readout": readout.value,
-                         "max_relative_error": error}
-        rows_out.append([index, rows, columns, error])
+                         "max_relative_error": error, "power_relative_error": power_error}
+        rows_out.append([index, rows, columns, error, power_error])
         _tick(progress, f"dc {name}")
-    write_csv(out_dir / "dc_errors.csv", ["case", "rows", "columns", "max_relative_error"], rows_out)
+    write_csv(out_dir / "dc_errors.csv", ["case", "rows", "columns", "max_relative_error", "power_relative_error"],
+              rows_out)
     return {"cases": results, "max_relative_error": max(r["max_relative_error"] for r in results.values()),
+            "max_power_relative_error": max(r["power_relative_error"] for r in results.values()),
             "csv": str(out_dir / "dc_errors.csv")}
 
 
@@ -129,35 +183,39 @@ def discriminator_layers(arch: Architecture) -> tuple[LayerPlan, LayerPlan, int]
 
 
 def nominal_path(arch: Architecture, filters: int, rng: np.random.Generator) -> tuple[PathDevices, int]:
+    """Random sign-crossbar weights for the first convolution's tile and the dense column; load and averaging
+    memristors at the periphery's load conductance."""
     conv, dense, pool = discriminator_layers(arch)
     rows = conv.tiles[0].n_rows
-    device = arch.device
-    conv_g = encode_weights(rng.uniform(-1, 1, (rows, filters)), WeightEncoding.sign_crossbar, device)
-    dense_g = encode_weights(rng.uniform(-1, 1, (filters + 1, 1)), WeightEncoding.sign_crossbar, device)
-    devices = PathDevices(conv_g, np.full(filters, device.g_on_s), np.full((filters, pool * pool), device.g_on_s),
-                          dense_g)
+    cell = Cell.of(arch.device, WeightEncoding.sign_crossbar)
+    load = Periphery.of(arch).g_load
+    conv_g = encode_weights(rng.uniform(-1, 1, (rows, filters)), cell)
+    dense_g = encode_weights(rng.uniform(-1, 1, (filters + 1, 1)), cell)
+    devices = PathDevices(conv_g, np.full(filters, load), np.full((filters, pool * pool), load), dense_g)
     return devices, pool * pool
 
 
-def path_windows(arch: Architecture, devices: PathDevices, positions: int, steps: int,
+def path_windows(periphery: Periphery, devices: PathDevices, positions: int, steps: int,
                  rng: np.random.Generator) -> np.ndarray:
-    """Image windows (pixel values in [0, 1]) as row voltages, with the bias row at v_read."""
+    """Image windows (pixel values in [0, 1]) as row voltages, the bias row at V_r: `Periphery.drive_rows`."""
     rows = devices.conv.rows
-    windows = rng.uniform(0.0, 1.0, (steps, positions, rows)) * arch.device.v_read_v
-    windows[:, :, -1] = arch.device.v_read_v
-    return windows
+    pixels = rng.uniform(0.0, 1.0, (steps, positions, rows))
+    pixels[:, :, -1] = 1.0
+    return periphery.drive_rows(pixels, periphery.read_gain(1.0))
 
 
 def transient_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: int = 0,
                     progress: Progress = None) -> dict:
     rng = rng_for(seed, "transient")
+    periphery = Periphery.of(arch)
     devices, positions = nominal_path(arch, 2 if quick else 4, rng)
     steps, step_s = 8, 100e-9
-    windows = path_windows(arch, devices, positions, steps, rng)
-    circuit, nodes = path_circuit("amdcgan Discriminator path: 100 ns input pulses", [devices], windows,
-                                  arch.device, arch.technology, step_s=step_s)
-    vectors = run_circuit(circuit, "Discriminator path transient", keep=out_dir / "netlists" / "transient.cir")
-    trace = _path_traces(vectors, nodes[0], circuit.saved, devices.conv.rows)
+    windows = path_windows(periphery, devices, positions, steps, rng)
+    circuit, nodes, analysis = path_circuit("amdcgan Discriminator path: 100 ns input pulses", [devices], windows,
+                                            periphery, step_s=step_s)
+    vectors = run_circuit(circuit, "Discriminator path transient", keep=out_dir / "netlists" / "transient.cir",
+                          analysis=analysis)
+    trace = _path_traces(vectors, nodes[0], circuit.printed)
     csv_path = write_csv(out_dir / "transient.csv", list(trace), np.column_stack(list(trace.values())))
     from .plots import plot_transient
 
@@ -167,7 +225,7 @@ def transient_check(arch: Architecture, out_dir: Path, quick: bool = True, seed:
             "dense_current_peak_a": float(np.max(np.abs(trace["dense_current_a"])))}
 
 
-def _path_traces(vectors: dict, nodes: dict, saved: list[str], rows: int) -> dict[str, np.ndarray]:
+def _path_traces(vectors: dict, nodes: dict, saved: list[str]) -> dict[str, np.ndarray]:
     inputs = [name for name in saved if name.startswith("v(w_0_")][:3]
     trace = {"time_s": vectors["scale"]}
     trace.update({f"filter_input_{n}_v": vectors[name] for n, name in enumerate(inputs)})
@@ -183,22 +241,24 @@ def _path_traces(vectors: dict, nodes: dict, saved: list[str], rows: int) -> dic
 
 def variability_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: int = 0,
                       progress: Progress = None) -> dict:
-    """Monte Carlo: every memristor of the path times (1 + sigma N(0,1)); RMS error of each quantity against the
-    nominal path, over its full scale (v_read for voltages, all dense rows at v_read on g_on for the current)."""
+    """Monte Carlo: every memristor of the path times a device-to-device factor (`Cell.variation`, the device
+    file's distribution); RMS error of each quantity against the nominal path, over its full scale (V_r for
+    voltages, the current the dense IVC maps onto its swing)."""
     sigmas = np.round(np.arange(0.0, 0.51, 0.1 if quick else 0.05), 3)
     trials = 4 if quick else 20
     rng = rng_for(seed, "variability")
+    periphery = Periphery.of(arch)
     nominal, positions = nominal_path(arch, 4, rng)
-    windows = path_windows(arch, nominal, positions, 1, rng)
-    reference = _path_values(arch, [nominal], windows, "nominal")[0]
-    full_scale = {"conv_output": arch.device.v_read_v, "mean_output": arch.device.v_read_v,
-                  "dense_input": arch.device.v_read_v,
-                  "dense_current": nominal.dense.rows * arch.device.v_read_v * arch.device.g_on_s}
+    windows = path_windows(periphery, nominal, positions, 1, rng)
+    reference = _path_values(periphery, [nominal], windows, "nominal")[0]
+    full_scale = {"conv_output": periphery.v_read, "mean_output": periphery.v_read, "dense_input": periphery.v_read,
+                  "dense_current": periphery.swing()[1] / periphery.feedback(nominal.dense.rows)}
     table = []
     for index, sigma in enumerate(sigmas):
         draw = rng_for(seed, "variability", index)
-        values = _path_values(arch, [nominal.varied(float(sigma), draw) for _ in range(trials)], windows,
-                              f"sigma {sigma:g}", out_dir / "netlists" / f"variability_{index}.cir" if index == 1 else None)
+        keep = out_dir / "netlists" / f"variability_{index}.cir" if index == 1 else None
+        values = _path_values(periphery, [nominal.varied(float(sigma), draw) for _ in range(trials)], windows,
+                              f"sigma {sigma:g}", keep)
         errors = [100 * np.sqrt(np.mean([(v[key] - reference[key]) ** 2 for v in values])) / full_scale[key]
                   for key in full_scale]
         table.append([float(sigma) * 100, *errors])
@@ -208,15 +268,14 @@ def variability_check(arch: Architecture, out_dir: Path, quick: bool = True, see
     from .plots import plot_variability
 
     png = plot_variability(np.array(table), list(full_scale), out_dir / "fig7_variability.png")
-    return {"sigmas": sigmas.tolist(), "trials": trials, "table": table, "header": header,
-            "csv": str(csv_path), "plot": str(png)}
+    return {"sigmas": sigmas.tolist(), "trials": trials, "distribution": nominal.conv.cell.distribution,
+            "table": table, "header": header, "csv": str(csv_path), "plot": str(png)}
 
 
-def _path_values(arch: Architecture, trials: list[PathDevices], windows: np.ndarray, label: str,
+def _path_values(periphery: Periphery, trials: list[PathDevices], windows: np.ndarray, label: str,
                  keep: Path | None = None) -> list[dict[str, np.ndarray]]:
-    circuit, nodes = path_circuit(f"amdcgan Discriminator path, {label}", trials, windows, arch.device,
-                                  arch.technology)
-    vectors = run_circuit(circuit, f"Discriminator path ({label})", keep=keep)
+    circuit, nodes, analysis = path_circuit(f"amdcgan Discriminator path, {label}", trials, windows, periphery)
+    vectors = run_circuit(circuit, f"Discriminator path ({label})", keep=keep, analysis=analysis)
 
     def value(node: str) -> float:
         return float(vectors[node if node.startswith("i(") else f"v({node})"][0])
@@ -229,41 +288,42 @@ def _path_values(arch: Architecture, trials: list[PathDevices], windows: np.ndar
 # Leakage (Fig. 6)
 
 
-def leakage_circuit(conductances: np.ndarray, noise_v: np.ndarray | None, v_read: float) -> Circuit:
+def leakage_circuit(conductances: np.ndarray, noise_v: np.ndarray | None, v_read: float) -> Netlist:
     """Reading cell (0, 0): row 0 at v_read, column 0 at a virtual ground (current sensed). Unselected lines are
     held at 0 V plus the noise `noise_v` (rows then columns), or float when `noise_v` is None."""
     rows, columns = conductances.shape
     row_nodes = [net("r", i) for i in range(rows)]
     column_nodes = [net("c", k) for k in range(columns)]
-    circuit = Circuit(f"amdcgan crossbar leakage {rows}x{columns}, unselected lines "
+    circuit = Netlist(f"amdcgan crossbar leakage {rows}x{columns}, unselected lines "
                       f"{'floating' if noise_v is None else 'held with noise'}")
     circuit.add(f"v{row_nodes[0]} {row_nodes[0]} 0 {number(v_read)}", f"vsense {column_nodes[0]} 0 0")
     if noise_v is not None:
         lines = [*row_nodes[1:], *column_nodes[1:]]
         circuit.add(*(f"v{node} {node} 0 {number(v)}" for node, v in zip(lines, noise_v)))
-    add_crossbar(circuit, "m", row_nodes, column_nodes, conductances)
-    circuit.saved = ["i(vsense)"]
+    circuit.add(*crossbar_lines("m", row_nodes, column_nodes, conductances))
     return circuit
 
 
 def leakage_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: int = 0,
                   progress: Progress = None) -> dict:
-    """Leakage = column-0 current minus the selected device's v_read g_00, RMS over noise draws, against the noise
-    level (RMS of the unselected lines' voltage over v_read); and the sneak current when they float."""
-    device = arch.device
+    """Leakage = column-0 current minus the selected device's own (the current with every other line at 0 V), RMS
+    over noise draws, against the noise level (RMS of the unselected lines' voltage over V_r); and the sneak
+    current when they float."""
+    periphery = Periphery.of(arch)
+    cell = Cell.of(arch.device, WeightEncoding.differential_pair)
     sizes = (8, 16, 32) if quick else (8, 16, 32, 64)
     noise_levels = np.round(np.arange(0.0, 0.51, 0.1), 3)
     draws = 4 if quick else 16
     table, floating = [], {}
     for size_index, size in enumerate(sizes):
         rng = rng_for(seed, "leakage", size_index)
-        g = device.g_off_s + rng.uniform(0, 1, (size, size)) * (device.g_on_s - device.g_off_s)
-        selected = device.v_read_v * g[0, 0]
-        sneak = _sense(leakage_circuit(g, None, device.v_read_v), size) - selected
+        g = cell.encode(rng.uniform(0, 1, (size, size)))[0]  # devices spread over the whole range
+        selected = _sense(leakage_circuit(g, np.zeros(2 * (size - 1)), periphery.v_read), size)
+        sneak = _sense(leakage_circuit(g, None, periphery.v_read), size) - selected
         floating[size] = sneak
         unit_noise = rng.standard_normal((draws, 2 * (size - 1)))
         for level in noise_levels:
-            leak = [_sense(leakage_circuit(g, level * device.v_read_v * n, device.v_read_v), size) - selected
+            leak = [_sense(leakage_circuit(g, level * periphery.v_read * n, periphery.v_read), size) - selected
                     for n in unit_noise]
             table.append([size, level * 100, float(np.sqrt(np.mean(np.square(leak)))), sneak])
         _tick(progress, f"leakage {size}x{size}")
@@ -275,7 +335,7 @@ def leakage_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: i
     return {"table": table, "header": header, "floating_sneak_a": floating, "csv": str(csv_path), "plot": str(png)}
 
 
-def _sense(circuit: Circuit, size: int) -> float:
+def _sense(circuit: Netlist, size: int) -> float:
     return float(run_circuit(circuit, f"leakage {size}x{size}")["i(vsense)"][0])
 
 
@@ -285,7 +345,7 @@ def _sense(circuit: Circuit, size: int) -> float:
 
 def irdrop_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: int = 0,
                  progress: Progress = None) -> dict:
-    """Differential-pair tiles with a wire segment resistance per cell, against the ideal-wire numpy model.
+    """Differential-pair tiles with a wire segment resistance per cell, against the ideal-wire electrical model.
     Sizes stop at 64: ngspice's sparse reordering of the wire mesh grows steeply (a 32 x 32 mesh takes ~1 s)."""
     sizes = (8, 16, 32) if quick else (8, 16, 32, 64)
     table = []
@@ -294,10 +354,9 @@ def irdrop_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: in
             for wire in WIRE_OHMS:
                 rng = rng_for(seed, "irdrop", size_index)
                 bench = random_bench(arch, size, size, WeightEncoding.differential_pair, readout, rng,
-                                     f"irdrop_{size}", Periphery(wire_ohm=wire))
-                spice = run_tile(bench)
-                ideal = tile_outputs(bench.inputs, bench.conductances, readout, arch.device, arch.technology)[0]
-                table.append([size, wire, list(Readout).index(readout), relative_error(spice, ideal) * 100])
+                                     f"irdrop_{size}", wire_ohm=wire)
+                error = relative_error(read_tile(bench).outputs, bench.model_outputs())
+                table.append([size, wire, list(Readout).index(readout), error * 100])
         _tick(progress, f"irdrop {size}x{size}")
     header = ["size", "wire_ohm_per_cell", "readout_index", "max_relative_error_percent"]
     csv_path = write_csv(out_dir / "irdrop.csv", header, table)
@@ -314,8 +373,6 @@ def irdrop_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: in
 
 def activation_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: int = 0,
                      progress: Progress = None) -> dict:
-    from .activations import plot_and_write_curves
-
     result = plot_and_write_curves(arch.technology, out_dir, points=61 if quick else 361)
     _tick(progress, "activations")
     return result
@@ -323,11 +380,15 @@ def activation_check(arch: Architecture, out_dir: Path, quick: bool = True, seed
 
 def write_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: int = 0,
                 progress: Progress = None) -> dict:
-    result = check_write_model(arch.device, pulses=3 if quick else 10, keep_dir=out_dir / "netlists")
+    cell = Cell.of(arch.device, WeightEncoding.sign_crossbar)
+    result = check_write_model(cell, Periphery.of(arch).v_read, pulses=3 if quick else 10,
+                               keep_dir=out_dir / "netlists")
     traces = result.pop("traces")
+    # Without a rate in the device file the cell assumes one level step per pulse: then the step check is circular.
+    result["switching_rate_given_in_device_file"] = arch.device.switching_rate_s_per_v > 0
     from .plots import plot_write
 
-    result["plot"] = str(plot_write(traces, arch.device, out_dir / "write_pulses.png"))
+    result["plot"] = str(plot_write(traces, cell, out_dir / "write_pulses.png"))
     write_json_atomic(out_dir / "write_model.json", result)
     _tick(progress, "write")
     return result
@@ -343,7 +404,6 @@ def run_checks(arch: Architecture, out_dir: str | Path, checks: tuple[str, ...] 
                seed: int = 0, progress: Progress = None) -> dict:
     """Runs the named checks, writing netlists (`netlists/*.cir`), CSV tables and PNG plots under `out_dir`;
     returns each check's figures and file paths, also written to `spice_checks.json`."""
-    logging.getLogger("PySpice").setLevel(logging.ERROR)
     unknown = [name for name in checks if name not in CHECK_FUNCTIONS]
     if unknown:
         raise UserError(f"unknown check(s) {', '.join(unknown)}: choose from {', '.join(CHECKS)}")

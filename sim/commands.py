@@ -55,7 +55,8 @@ def summary_table(results: dict):
 
 def headline(name: str, result: dict) -> str:
     if name == "dc":
-        return f"max relative error vs numpy {result['max_relative_error']:.2e} over {len(result['cases'])} tiles"
+        return (f"max relative error vs the electrical model {result['max_relative_error']:.2e}, read power "
+                f"{result['max_power_relative_error']:.2e}, over {len(result['cases'])} tiles")
     if name == "transient":
         return f"{result['steps']} pulses of {result['step_s'] * 1e9:g} ns, peak dense current " \
                f"{result['dense_current_peak_a'] * 1e6:.1f} uA"
@@ -74,6 +75,8 @@ def headline(name: str, result: dict) -> str:
         return f"{int(last[0])}x{int(last[0])} at {last[1]:g} ohm/cell: {last[3]:.2f}% max error"
     if name == "write":
         steps = result["set_steps_per_pulse"]
-        return f"step/pulse {steps[0] / result['level_step']:.4f} levels, read change {result['read_change']:.1e}, " \
-               f"{result['energy_per_pulse_j'] * 1e12:.1f} pJ/pulse"
+        return (f"step/pulse {steps[0] / result['level_step']:.4f} levels ({result['step_relative_error']:.1e} from "
+                f"the device's switching rate), read change {result['read_change']:.1e}, "
+                f"{result['energy_per_pulse_j'] * 1e12:.1f} pJ/pulse ({result['energy_relative_error']:.1e} from the "
+                f"cell model)")
     return ""

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from amdcgan.fileio import atomic_target, commit_target
-from amdcgan.hdl.spec import Memristor
+from amdcgan.hdl.electrical import Cell
 
 
 # Applied around each plot, never to the process's global settings, so other plots in the same run keep theirs.
@@ -141,17 +141,16 @@ def plot_irdrop(table: np.ndarray, readouts: list[str], path: Path) -> Path:
 
 
 @styled
-def plot_write(traces: dict, device: Memristor, path: Path) -> Path:
+def plot_write(traces: dict, cell: Cell, path: Path) -> Path:
     """Write pulses and the conductance they move, set and reset."""
     plt = _pyplot()
     figure, axes = plt.subplots(2, 1, figsize=(4.8, 4.2), sharex=True)
-    span = device.g_on_s - device.g_off_s
     for name, trace in traces.items():
         time_ns = trace["time_s"] * 1e9
         axes[0].plot(time_ns, trace["volts"], label=name)
-        axes[1].plot(time_ns, (device.g_off_s + trace["state"] * span) * 1e6, label=name)
-    axes[0].axhline(device.v_threshold_v, color="grey", ls=":", lw=0.9)
-    axes[0].axhline(-device.v_threshold_v, color="grey", ls=":", lw=0.9)
+        axes[1].plot(time_ns, cell.state_conductance(trace["state"]) * 1e6, label=name)
+    axes[0].axhline(cell.v_threshold, color="grey", ls=":", lw=0.9)
+    axes[0].axhline(-cell.v_threshold, color="grey", ls=":", lw=0.9)
     axes[0].set_ylabel("pulse voltage (V)")
     axes[1].set_ylabel("conductance (µS)")
     axes[1].set_xlabel("time (ns)")

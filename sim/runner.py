@@ -1,70 +1,152 @@
-"""Runs a netlist in plain `ngspice -b` in a subprocess with a time limit, and reads back the vectors it wrote.
+"""Runs netlists in ngspice in process (PySpice's shared mode) with a time limit; results as numpy arrays.
 
-A subprocess rather than PySpice's shared mode: a non-converging or runaway simulation can then be stopped at a
-time limit and reported with the tile's name, instead of hanging the caller, and the `.cir` files users get are
-exactly what ran.
+The simulation runs in ngspice's background thread: a non-converging or runaway simulation is halted at its time
+limit and reported with the circuit's name instead of hanging the caller. The netlist text that ran is plain SPICE:
+`keep` writes it as a `.cir` file that `ngspice -b` runs on its own.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
+import ctypes
+import logging
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 
 from amdcgan.errors import UserError
 from amdcgan.fileio import write_text_atomic
+from amdcgan.hdl.netlist import Netlist
 
-from .netlist import Circuit
+INSTALL_HINT = ("ngspice's shared library is not installed: install it with `apt-get install ngspice libngspice0-dev` "
+                "(or point NGSPICE_LIBRARY_PATH at libngspice.so)")
+POLL_S = 0.002
+FAILURE_WORDS = ("error", "singular", "converge", "too small", "abort", "fail")
 
-DATA_FILE = "ngspice_out.txt"
-INSTALL_HINT = "ngspice is not installed: install it with `apt-get install ngspice libngspice0-dev`"
-
-
-def ngspice_path() -> str:
-    path = shutil.which("ngspice")
-    if path is None:
-        raise UserError(INSTALL_HINT)
-    return path
+_engine = None
 
 
-def run_circuit(circuit: Circuit, name: str, timeout_s: float = 120.0, keep: Path | None = None) -> dict[str, np.ndarray]:
-    """Simulates `circuit`; returns its saved vectors by name (plus the sweep or time scale under "scale").
+def library_path() -> str:
+    return os.environ.get("NGSPICE_LIBRARY_PATH", "libngspice.so")
 
-    `keep`: also write the netlist there as a `.cir` that `ngspice -b` runs on its own (its data file beside it).
-    """
-    executable = ngspice_path()
-    if keep is not None:
-        write_text_atomic(keep, circuit.text(f"{keep.stem}.data.txt"))
-    with tempfile.TemporaryDirectory(prefix="amdcgan_spice_") as folder:
-        netlist = Path(folder) / "circuit.cir"
-        netlist.write_text(circuit.text(DATA_FILE))
+
+def engine():
+    """The process's ngspice (loaded once)."""
+    global _engine
+    if _engine is None:
         try:
-            done = subprocess.run([executable, "-b", netlist.name], cwd=folder, capture_output=True, text=True,
-                                  timeout=timeout_s)
-        except subprocess.TimeoutExpired:
+            ctypes.CDLL(library_path())
+        except OSError:
+            raise UserError(INSTALL_HINT) from None
+        logging.getLogger("PySpice").setLevel(logging.CRITICAL)  # version notes and echoed ngspice errors
+        from PySpice.Spice.NgSpice.Shared import NgSpiceShared
+
+        class Engine(NgSpiceShared):
+            LIBRARY_PATH = library_path()
+
+            idle = True
+
+            @staticmethod
+            def _background_thread_running(idle, ngspice_id, user_data):
+                # ngspice says True once its background thread has ended (PySpice's own callback returns None,
+                # which cffi reports on every run)
+                Engine.idle = bool(idle)
+                return 0
+
+        _engine = Engine(ngspice_id=0)
+    return _engine
+
+
+def run_netlist(text: str, name: str, timeout_s: float = 120.0, keep: Path | None = None) -> dict[str, np.ndarray]:
+    """Simulates the netlist `text`; returns its vectors: node voltages as "v(node)", source currents as
+    "i(source)", the sweep or time axis as "scale" (lower-case names, as ngspice gives them)."""
+    if keep is not None:
+        write_text_atomic(keep, text)
+    ngspice = engine()
+    from PySpice.Spice.NgSpice.Shared import NgSpiceCircuitError, NgSpiceCommandError
+
+    before = set(ngspice.plot_names)
+    try:
+        ngspice.load_circuit(text)
+        type(ngspice).idle = False
+        ngspice.run(background=True)
+        _wait(ngspice, name, timeout_s)
+        plots = [plot for plot in ngspice.plot_names if plot not in before and plot != "const"]
+        if not plots or _failed(ngspice.stderr):
+            raise UserError(f"ngspice failed on {name}: {_failure(ngspice.stdout + os.linesep + ngspice.stderr)}")
+        return _vectors(ngspice, plots[0])
+    except (NgSpiceCircuitError, NgSpiceCommandError):
+        raise UserError(f"ngspice failed on {name}: {_failure(ngspice.stdout + os.linesep + ngspice.stderr)}") from None
+    finally:
+        _clear(ngspice)
+
+
+def _wait(ngspice, name: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not type(ngspice).idle:
+        if time.monotonic() > deadline:
+            try:
+                ngspice.halt()
+            except Exception:  # PySpice reads ngspice's "interrupted" note as a failed command
+                pass
+            while not type(ngspice).idle:
+                time.sleep(POLL_S)
             raise UserError(f"ngspice did not finish {name} within {timeout_s:g} s (runaway or non-converging "
-                            f"simulation)") from None
-        data = Path(folder) / DATA_FILE
-        if done.returncode != 0 or not data.exists():
-            raise UserError(f"ngspice failed on {name}: {_failure(done.stdout + done.stderr)}")
-        return read_wrdata(data, circuit.saved)
+                            f"simulation)")
+        time.sleep(POLL_S)
+
+
+def _clear(ngspice) -> None:
+    """Frees the results and the circuit, so that many runs in one process do not pile up."""
+    for command in ("destroy all", "remcirc"):
+        try:
+            ngspice.exec_command(command)
+        except Exception:  # nothing loaded to remove after a failed load
+            pass
+
+
+def _failed(log: str) -> bool:
+    """ngspice's complaints on stderr (its stdout echoes the circuit's title, which may hold any word)."""
+    return any(word in line.lower() for line in log.splitlines() for word in ("error", "singular", "too small")
+               if not line.lower().startswith("warning"))
 
 
 def _failure(log: str) -> str:
     lines = [line.strip() for line in log.splitlines() if line.strip()]
-    telling = [line for line in lines if any(word in line.lower() for word in
-                                             ("error", "singular", "converge", "too small", "abort", "fail"))]
+    telling = [line for line in lines if any(word in line.lower() for word in FAILURE_WORDS)]
     return "; ".join((telling or lines)[-4:]) or "no output"
 
 
-def read_wrdata(path: Path, names: list[str]) -> dict[str, np.ndarray]:
-    """`wrdata` with `wr_singlescale` and `wr_vecnames`: a header line, then the scale and one column per vector."""
-    table = np.loadtxt(path, skiprows=1, ndmin=2)
-    if table.shape[1] != len(names) + 1:
-        raise UserError(f"ngspice wrote {table.shape[1]} columns to {path.name}, expected {len(names) + 1}")
-    vectors = {"scale": table[:, 0]}
-    vectors.update({name: table[:, k + 1] for k, name in enumerate(names)})
+def _vectors(ngspice, plot: str) -> dict[str, np.ndarray]:
+    from PySpice.Spice.NgSpice.Shared import ffi
+
+    library = ngspice._ngspice_shared
+    names = library.ngSpice_AllVecs(plot.encode())
+    vectors = {}
+    index = 0
+    while names[index] != ffi.NULL:
+        vector = ffi.string(names[index]).decode()
+        info = library.ngGet_Vec_Info(f"{plot}.{vector}".encode())
+        values = np.frombuffer(ffi.buffer(info.v_realdata, info.v_length * 8), dtype=np.float64).copy()
+        vectors[_key(vector, plot)] = values
+        index += 1
     return vectors
+
+
+def _key(vector: str, plot: str) -> str:
+    vector = vector.lower()
+    if vector.endswith("#branch"):
+        return f"i({vector[:-len('#branch')]})"
+    if vector in ("v-sweep", "i-sweep", "time") or (plot.startswith("dc") and vector.endswith("-sweep")):
+        return "scale"
+    return f"v({vector})"
+
+
+def run_circuit(netlist: Netlist, name: str, timeout_s: float = 120.0, keep: Path | None = None,
+                analysis: str | None = None) -> dict[str, np.ndarray]:
+    """Runs a netlist with its own analysis (or `analysis`); `keep` gets it as a `.cir` that also prints its
+    outputs."""
+    if keep is not None:
+        write_text_atomic(keep, netlist.text(analysis=analysis))
+    return run_netlist(netlist.text(analysis=analysis, printed=False), name, timeout_s)

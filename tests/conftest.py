@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import shutil
 from pathlib import Path
 
@@ -23,8 +24,19 @@ def small_arch():
     return load_architecture(EXAMPLES / "small_system.yaml")
 
 
+def _ngspice_installed() -> bool:
+    """The ngspice program (plain runs) and its shared library (the checks' in-process runs)."""
+    from amdcgan.sim.runner import library_path
+
+    try:
+        ctypes.CDLL(library_path())
+    except OSError:
+        return False
+    return shutil.which("ngspice") is not None
+
+
 def pytest_collection_modifyitems(config, items):
-    if shutil.which("ngspice"):
+    if _ngspice_installed():
         return
     skip = pytest.mark.skip(reason="ngspice is not installed (apt-get install ngspice libngspice0-dev)")
     for item in items:

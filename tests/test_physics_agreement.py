@@ -1,22 +1,51 @@
 """One circuit, one physics: every backend computes the same tile for the same conductances and inputs.
 
-(a) the GAN's crossbar layer (torch) against hdl's numpy model of the layer's tiles, and (d) the conductances the
-GAN programs for given weights against the ones hdl's encoding gives (which the netlist writer writes).
+Over both weight encodings x both readouts x every weighted layer of both reference architectures and of one that is
+neither (odd sizes, row and column splits):
+(a) the GAN's crossbar layer (torch) against hdl's numpy model of the layer's tiles, relative error <= 1e-6;
+(b) hdl's numpy tile model (`hdl.electrical.tile_outputs`) against ngspice running hdl's tile netlist, one tile per
+    layer cut to at most 128 rows x 16 columns: relative error <= 1e-3;
+(c) hdl's read power (`read_power_w`, `sign_read_power_w`) against the supply power of the crossbars in ngspice (the
+    row and sign-column drivers' sensed currents): <= 2 %;
+(d) the conductances the GAN programs for given weights against the ones hdl's encoding gives (which the netlist
+    writer writes);
+and whole accelerator netlists holding a run's conductances (`amdcgan netlist --bench --weights RUN`): plain
+`ngspice -b` runs them, every node stays within the rails and every layer's outputs equal
+`hdl.electrical.layer_outputs` for the bench's inputs.
 """
 
 from __future__ import annotations
+
+import subprocess
+import zlib
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from amdcgan.cli import main
+from amdcgan.fileio import write_bytes_atomic
 from amdcgan.gan.config import make_config
 from amdcgan.gan.devices import DeviceModel
 from amdcgan.gan.layers import build_network
-from amdcgan.hdl.electrical import Cell, Conductances, Periphery, encode_weights, layer_outputs
+from amdcgan.hdl.electrical import (
+    RUN_CONDUCTANCES, Cell, Conductances, Periphery, encode_weights, layer_outputs, save_run_conductances,
+)
+from amdcgan.hdl.loader import load_architecture
 from amdcgan.hdl.mapping import plan_tiles
+from amdcgan.hdl.netlist import bench_inputs, column_read_steps, layer_outputs_nets, tile_netlist
 from amdcgan.hdl.spec import WEIGHTED_TYPES, Readout, WeightEncoding
+from amdcgan.sim.checks import TileBench, read_tile
+from amdcgan.sim.results import relative_error
+from amdcgan.sim.runner import run_netlist
+
+# ---------------------------------------------------------------------------------------------------------------------
+# (a), (d): the GAN's layers and programming against hdl's model
+
 
 ARCHITECTURES = ("reference", "small", "odd")
 CIRCUITS = [(encoding, readout) for encoding in WeightEncoding for readout in Readout]
@@ -116,3 +145,197 @@ def test_gan_programs_the_conductances_hdl_encodes(reference_arch, encoding, lev
     expected = encode_weights(weights.numpy(), Cell.of(devices.device, encoding), weight_max=0.1)
     np.testing.assert_allclose(programmed[0], expected.main, rtol=1e-6, atol=0)
     np.testing.assert_allclose(programmed[1], expected.second, rtol=1e-6, atol=0)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# (b), (c) and whole netlists: hdl's model against ngspice
+
+ROOT = Path(__file__).resolve().parents[1]
+SPICE_ARCHITECTURES = {
+    "am_dcgan_mnist": ROOT / "examples" / "am_dcgan_mnist.yaml",
+    "small_system": ROOT / "examples" / "small_system.yaml",
+    "odd_system": ROOT / "tests" / "data" / "odd_system.yaml",
+}
+MAX_ROWS, MAX_COLUMNS = 128, 16
+TILE_TOLERANCE, POWER_TOLERANCE, LAYER_TOLERANCE = 1e-3, 0.02, 1e-3
+
+
+@lru_cache(maxsize=None)
+def _architecture(name: str):
+    return load_architecture(SPICE_ARCHITECTURES[name])
+
+
+def _layer_cases() -> list[tuple[str, str]]:
+    return [(name, f"{layer.network}.{layer.name}") for name in SPICE_ARCHITECTURES
+            for layer in plan_tiles(_architecture(name)).layers()]
+
+
+def _seed(*parts: str) -> int:
+    return zlib.crc32("/".join(parts).encode())
+
+
+def _random_run(architecture, seed: int) -> dict:
+    """Conductances of random weights for every layer, as a training run would leave them."""
+    rng = np.random.default_rng(seed)
+    return {f"{layer.network}.{layer.name}": encode_weights(
+        rng.uniform(-1.0, 1.0, (layer.weight_rows, layer.weight_columns)), Cell.of(architecture.device, layer.encoding))
+        for layer in plan_tiles(architecture).layers()}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The numpy tile model and the read power against ngspice, one tile per layer
+
+
+@lru_cache(maxsize=None)
+def _tile_reading(arch_name: str, layer_key: str, encoding: WeightEncoding, readout: Readout):
+    architecture = _architecture(arch_name)
+    network, name = layer_key.split(".")
+    tile = plan_tiles(architecture).layer(network, name).tiles[0]
+    rows, columns = min(tile.n_rows, MAX_ROWS), min(tile.n_columns, MAX_COLUMNS)
+    rng = np.random.default_rng(_seed(arch_name, layer_key, encoding.value, readout.value))
+    periphery = Periphery.of(architecture)
+    conductances = encode_weights(rng.uniform(-1.0, 1.0, (rows, columns)), Cell.of(architecture.device, encoding))
+    bench = TileBench(conductances, rng.uniform(-1.0, 1.0, rows) * periphery.v_read, readout, periphery,
+                      f"{layer_key}.0")
+    return bench, read_tile(bench)
+
+
+TILE_CASES = pytest.mark.parametrize("arch_name,layer_key", _layer_cases())
+ENCODINGS = pytest.mark.parametrize("encoding", list(WeightEncoding), ids=lambda value: value.value)
+READOUTS = pytest.mark.parametrize("readout", list(Readout), ids=lambda value: value.value)
+
+
+@pytest.mark.spice
+@TILE_CASES
+@ENCODINGS
+@READOUTS
+def test_tile_model_equals_ngspice(arch_name, layer_key, encoding, readout):
+    bench, spice = _tile_reading(arch_name, layer_key, encoding, readout)
+    assert relative_error(spice.outputs, bench.model_outputs()) <= TILE_TOLERANCE
+
+
+@pytest.mark.spice
+@TILE_CASES
+@ENCODINGS
+@READOUTS
+def test_read_power_equals_ngspice_supply_power(arch_name, layer_key, encoding, readout):
+    bench, spice = _tile_reading(arch_name, layer_key, encoding, readout)
+    assert spice.power_w > 0
+    assert spice.power_w == pytest.approx(bench.model_power_w(), rel=POWER_TOLERANCE)
+    if encoding is WeightEncoding.sign_crossbar:
+        assert spice.sign_power_w > 0
+    assert spice.sign_power_w == pytest.approx(bench.model_sign_power_w(), rel=POWER_TOLERANCE)
+
+
+@pytest.mark.spice
+@ENCODINGS
+def test_full_height_tile_and_clipping_ivc_agree_with_ngspice(encoding):
+    # A 128 x 16 tile whose IVC feedback is 100 times the default: most columns clip at the swing, and the summing
+    # nodes float off virtual ground by what KCL gives for the clipped output, which the read power must include.
+    # Open-loop gain 1e3: at 1e4 ngspice's Newton iteration cycles between the two clip levels in the sign-crossbar
+    # column sweep (`read_tile` reports that as no convergence).
+    architecture = _architecture("am_dcgan_mnist")
+    periphery = Periphery.of(architecture)
+    clipping = replace(periphery, feedback_ohm=100 * periphery.feedback(MAX_ROWS), opamp_gain=1e3)
+    rng = np.random.default_rng(_seed("clipping", encoding.value))
+    cell = Cell.of(architecture.device, encoding)
+    conductances = encode_weights(rng.uniform(-1.0, 1.0, (MAX_ROWS, MAX_COLUMNS)), cell)
+    bench = TileBench(conductances, rng.uniform(-1.0, 1.0, MAX_ROWS) * periphery.v_read, Readout.opamp_ivc, clipping,
+                      "clipping")
+    spice, model = read_tile(bench), bench.model_outputs()
+    assert np.sum(np.abs(model) >= clipping.swing()[1] - 1e-12) >= MAX_COLUMNS // 4
+    assert relative_error(spice.outputs, model) <= TILE_TOLERANCE
+    assert spice.power_w == pytest.approx(bench.model_power_w(), rel=1e-6)
+
+
+@pytest.mark.parametrize("arch_name", list(SPICE_ARCHITECTURES))
+def test_netlist_and_spice_write_the_same_tile(arch_name):
+    # `amdcgan netlist --tile` and the SPICE checks' tile bench are one writer: the same conductances and inputs
+    # give the same circuit, line for line.
+    architecture = _architecture(arch_name)
+    plan = plan_tiles(architecture)
+    layers = _random_run(architecture, 1)
+    layer = plan.layers()[-1]
+    tile = layer.tiles[-1]
+    periphery = Periphery.of(architecture)
+    inputs = bench_inputs(layer.weight_rows, periphery)
+    inputs[-1] = periphery.v_read  # the bias row
+    bench = TileBench(layers[f"{layer.network}.{layer.name}"].block(tile.rows, tile.columns),
+                      inputs[tile.rows[0]:tile.rows[1]], layer.readout, periphery, tile.id)
+    written = tile_netlist(plan, tile.id, layers).splitlines()[1:]
+    assert written == bench.netlist()[0].text().splitlines()[1:]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Whole accelerator netlists holding a run's conductances
+
+
+def _write_run(tmp_path: Path, architecture) -> tuple[Path, dict]:
+    layers = _random_run(architecture, 2)
+    run = tmp_path / "run"
+    write_bytes_atomic(run / RUN_CONDUCTANCES, save_run_conductances(run / RUN_CONDUCTANCES, layers, 1.0))
+    return run, layers
+
+
+@pytest.mark.spice
+@pytest.mark.parametrize("arch_name", ["small_system", "odd_system"])
+def test_accelerator_bench_with_run_weights_equals_the_layer_model(tmp_path, arch_name):
+    architecture = _architecture(arch_name)
+    run, layers = _write_run(tmp_path, architecture)
+    path = tmp_path / "accelerator.cir"
+    arch_file = SPICE_ARCHITECTURES[arch_name]
+    assert main(["netlist", str(arch_file), "-o", str(path), "--bench", "--weights", str(run)]) == 0
+    vectors = run_netlist(path.read_text(), arch_name, timeout_s=200)
+    periphery = Periphery.of(architecture)
+    nodes = [values for name, values in vectors.items() if name.startswith("v(")]
+    assert max(float(np.max(np.abs(values))) for values in nodes) <= periphery.rail + 1e-9
+    for layer in plan_tiles(architecture).layers():
+        inputs = bench_inputs(layer.weight_rows - (1 if layer.bias else 0), periphery)
+        rows_v = np.append(inputs, periphery.v_read) if layer.bias else inputs
+        model = layer_outputs(rows_v[None], layers[f"{layer.network}.{layer.name}"], layer.row_splits,
+                              layer.column_splits, layer.readout, periphery)[0]
+        swept = np.array([vectors[f"v({name})"] for name in layer_outputs_nets(layer)])
+        spice = swept[np.arange(layer.weight_columns), column_read_steps(layer)]
+        assert relative_error(spice, model) <= LAYER_TOLERANCE, f"{layer.network}.{layer.name}"
+
+
+@pytest.mark.spice
+def test_summing_amplifier_clips_at_the_supplies_as_the_model_does(tmp_path):
+    # A summing gain of 40 drives the row-split layers' sums past the supplies: the netlist clips them there, as
+    # `Periphery.sum_partials` does, instead of leaving a bare adder tens of volts outside the rails.
+    loud = tmp_path / "loud.yaml"
+    loud.write_text(SPICE_ARCHITECTURES["odd_system"].read_text().replace(
+        "weight_encoding: sign_crossbar\n", "weight_encoding: sign_crossbar\nperiphery: {summing_gain: 40}\n"))
+    architecture = load_architecture(loud)
+    run, layers = _write_run(tmp_path, architecture)
+    path = tmp_path / "loud.cir"
+    assert main(["netlist", str(loud), "-o", str(path), "--bench", "--weights", str(run)]) == 0
+    vectors = run_netlist(path.read_text(), "loud", timeout_s=200)
+    periphery = Periphery.of(architecture)
+    assert max(float(np.max(np.abs(values))) for name, values in vectors.items() if name.startswith("v(")) \
+        <= periphery.rail + 1e-9
+    clipped = 0
+    for layer in (layer for layer in plan_tiles(architecture).layers() if len(layer.row_splits) > 1):
+        rows_v = np.append(bench_inputs(layer.weight_rows - 1, periphery), periphery.v_read)
+        model = layer_outputs(rows_v[None], layers[f"{layer.network}.{layer.name}"], layer.row_splits,
+                              layer.column_splits, layer.readout, periphery)[0]
+        swept = np.array([vectors[f"v({name})"] for name in layer_outputs_nets(layer)])
+        spice = swept[np.arange(layer.weight_columns), column_read_steps(layer)]
+        assert relative_error(spice, model) <= LAYER_TOLERANCE
+        clipped += int(np.sum(np.isclose(np.abs(model), periphery.vdd)))
+    assert clipped > 0
+
+
+@pytest.mark.spice
+@pytest.mark.parametrize("bench", [False, True], ids=["plain", "bench"])
+def test_plain_ngspice_runs_the_accelerator_netlist(tmp_path, bench):
+    run, _ = _write_run(tmp_path, _architecture("odd_system"))
+    path = tmp_path / "odd.cir"
+    assert main(["netlist", str(SPICE_ARCHITECTURES["odd_system"]), "-o", str(path), "--weights", str(run),
+                 *(["--bench"] if bench else [])]) == 0
+    done = subprocess.run(["ngspice", "-b", path.name], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-2000:]
+    assert "error" not in log.lower(), log[-2000:]
+    if bench:  # the outputs' tables: one row per sweep step (the widest sign-crossbar tile has 6 columns)
+        assert "No. of Data Rows : 6" in log and "DC transfer characteristic" in log
