@@ -64,6 +64,7 @@ class DeviceArray(nn.Module):
         self.register_buffer("variation", cell.variation(torch.randn(shape, generator=generator)))
         self.register_buffer("pulses", torch.zeros(shape, dtype=torch.int64))
         self.register_buffer("energy_j", torch.zeros((), dtype=torch.float64))
+        self.disturbed = False
 
     def programmed(self) -> torch.Tensor:
         return self.cell.conductance(self.level)
@@ -79,6 +80,8 @@ class DeviceArray(nn.Module):
         if self.cell.write_noise:
             self.write_offset = torch.where(moved, self.cell.write_offset(torch.randn_like(self.level)),
                                             self.write_offset)
+        elif self.disturbed:  # a write lands a device on its level: the drift of earlier reads is gone
+            self.write_offset = torch.where(moved, torch.zeros_like(self.write_offset), self.write_offset)
         self.level = new_level
         if count:
             pulses = self.cell.pulses(before, after)
@@ -88,6 +91,7 @@ class DeviceArray(nn.Module):
     def disturb(self, state_change: torch.Tensor) -> None:
         """Read disturb: a state change the reads caused, kept as an offset until the device is written again."""
         self.write_offset = self.write_offset + state_change * self.cell.span
+        self.disturbed = True
 
     def stats(self) -> dict:
         return _pulse_stats(self.pulses, self.energy_j)
@@ -146,13 +150,15 @@ class WeightDevices(nn.Module):
         return self.cell.decode(*self.programmed_conductances()) * self.model.weight_max
 
     def _level_unit(self) -> float:
-        """The weight of one level step."""
-        full_scale = self.cell.span if self.differential else self.cell.g_on
-        return self.model.weight_max * self.cell.g_step / full_scale
+        """The weight of one level step, as the cell decodes it."""
+        rest = self.cell.conductance(0.0)
+        second = rest if self.differential else 1.0
+        step = self.cell.decode(self.cell.conductance(1.0), second) - self.cell.decode(rest, second)
+        return self.model.weight_max * step
 
     def _level_offset(self) -> float:
-        """Sign crossbar: g_off in level steps, the smallest magnitude a device holds."""
-        return self.cell.g_off / self.cell.g_step
+        """Sign crossbar: the smallest magnitude a device holds (level 0 is g_off, not zero), in level steps."""
+        return -self.cell.level(0.0)
 
     # -- writing -------------------------------------------------------------------------------------------------
     def program(self, weights: torch.Tensor) -> dict:

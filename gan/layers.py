@@ -102,6 +102,7 @@ class CrossbarLayer(nn.Module):
         self.register_buffer("membership", membership, persistent=False)
         self.register_buffer("read_counts", torch.zeros(3, dtype=torch.float64), persistent=False)
         self.track_reads = False
+        self.register_buffer("disturbance", torch.zeros(plan.weight_rows, dtype=torch.float64))
 
     def _build_split_index(self) -> None:
         plan, n = self.plan, self.inputs
@@ -181,7 +182,12 @@ class CrossbarLayer(nn.Module):
 
     @torch.no_grad()
     def commit_update(self) -> None:
-        """In-situ: the optimiser has moved `weight`; write it to the devices as pulses, then read back."""
+        """In-situ: the optimiser has moved `weight`; write it to the devices as pulses, then read back. Read disturb
+        gathered since the last write moves the devices first (the writes do not see it: they are not verified)."""
+        if self.periphery.read_disturb:
+            signs = self.devices.sign.sum(1, dtype=torch.float64) if not self.cell.differential else 1.0
+            self.devices.disturb((self.disturbance * signs).to(self.weight.dtype))
+            self.disturbance.zero_()
         self.devices.update(self.weight.detach())
         self.weight.copy_(self.devices.nominal())
         self._read = None
@@ -195,7 +201,26 @@ class CrossbarLayer(nn.Module):
             rows = x if self.read_gain == 1.0 else x * self.read_gain
         if self.track_reads:
             self._count_reads(x)
+        if self.periphery.read_disturb and self.training:
+            self._disturb(rows)
         return rows
+
+    @torch.no_grad()
+    def _disturb(self, rows: torch.Tensor) -> None:
+        """Read disturb: add up the state change that this batch's reads cause on each crossbar row.
+
+        A convolution row (channel, ky, kx) reads the channel's pixels (borders aside, each once per image); the
+        bias row is read at V_r once per position. A sign crossbar reads its columns one by one with the row's
+        input sign-switched for each, so a row's devices see sum_c f(s_ic x) = f(x) sum_c s_ic (f is odd)."""
+        change = self.cell.state_change_per_read(rows.double() * self.v_read, self.periphery.read_pulse_s)
+        per_input = change.flatten(1).sum(0) if self.plan.type == "dense" else change.sum((0, 2, 3))
+        if self.plan.type != "dense":
+            per_input = per_input.repeat_interleave(self.plan.kernel * self.plan.kernel)
+        self.disturbance[: self.inputs] += per_input
+        if self.plan.bias:
+            bias = self.cell.state_change_per_read(torch.tensor(self.v_read, dtype=torch.float64),
+                                                   self.periphery.read_pulse_s)
+            self.disturbance[self.inputs] += bias * rows.shape[0] * self.plan.positions
 
     @torch.no_grad()
     def _count_reads(self, x: torch.Tensor) -> None:

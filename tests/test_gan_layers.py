@@ -159,3 +159,34 @@ def test_activation_table_is_interpolated_in_volts(reference_arch, tmp_path):
     # x units are x * v_read volts: -0.5 V -> -0.2 V; 0.5 V -> 0.1 V; beyond the table the ends hold
     expected = torch.tensor([-0.4, -1.0 * v_read * 0.4, 0.1, 0.2]) / v_read
     torch.testing.assert_close(curve(x), expected)
+
+
+def test_read_disturb_moves_devices_by_the_write_model(small_arch):
+    """Reads above the threshold move a row's devices by rate x (|V| - V_th) x t_read per read (sign crossbar: summed
+    over the column reads with the row's sign for each column); below the threshold nothing moves."""
+    device = small_arch.device.model_copy(update={"levels": None})
+    periphery = small_arch.periphery.model_copy(update={"read_voltage_v": 0.9, "read_disturb": True,
+                                                         "read_pulse_s": 1e-12})
+    arch = small_arch.model_copy(update={"device": device, "periphery": periphery})
+    network = build_network(arch, plan_tiles(arch).network("discriminator"), tile=True).double()
+    layer = list(network.crossbars().values())[-1]  # the dense layer
+    layer.program(0.05 * torch.ones(layer.weight.shape, dtype=torch.float64))
+    before = layer.devices.conductances()[0].clone()
+    inputs = layer.inputs
+    x = torch.zeros(3, inputs, dtype=torch.float64)
+    x[:, 0] = layer.driver.input_bound / 0.9  # row 0 at the largest input the network gives it
+    layer.train()
+    layer(x.view(3, *layer.plan.input_shape))
+    layer.commit_update()
+    after = layer.devices.conductances()[0]
+    rate, span = layer.cell.switching_rate, layer.cell.span
+    row_v = layer.driver.input_bound * layer.read_gain
+    assert row_v > device.v_threshold_v
+    per_read = rate * (row_v - device.v_threshold_v) * 1e-12
+    signs = layer.devices.sign.sum(1).to(after.dtype)
+    torch.testing.assert_close(after[0] - before[0], (3 * per_read * signs[0] * span).expand_as(before[0]),
+                               rtol=1e-6, atol=0)
+    assert torch.equal(after[1:inputs], before[1:inputs])  # rows at 0 V
+    bias_read = rate * (0.9 - device.v_threshold_v) * 1e-12  # the bias row at V_r = 0.9 V, once per read
+    bias_change = 3 * layer.plan.positions * bias_read * signs[-1] * span
+    torch.testing.assert_close(after[-1] - before[-1], bias_change.expand_as(before[-1]), rtol=1e-6, atol=0)
