@@ -69,10 +69,10 @@ class CrossbarLayer(nn.Module):
     """One weighted layer as the plan's tiles, computing what hdl's electrical model says the circuit computes.
 
     Signals are in units of the read voltage V_r (1 unit = V_r volts). The row drivers scale the input by
-    `read_gain` and limit it to +-V_r (inputs of unknown bound: `driver` None); the bias row is driven at V_r. Each row split is a tile: its columns read
-    through the layer's readout (`electrical.effective_matrix`: volts out per volt in, from the conductances and the
-    column sums of that tile's own rows) and clip where that readout clips; the row splits' partial results meet at
-    the summing amplifier. Gradients reach `weight` through the effective matrix of the continuous encoding, with the
+    `read_gain` and limit it to +-V_r (`driver` None: inputs of unknown bound); the bias row is driven at V_r. Each
+    row split is a tile: its columns read through the layer's readout (`electrical.effective_matrix`: volts out per
+    volt in, from the conductances and the column sums of that tile's own rows) and clip where that readout clips;
+    the row splits' partial results meet at the summing amplifier. Gradients reach `weight` through the effective matrix of the continuous encoding, with the
     devices' actual conductances (levels, variability, write noise) passed straight through.
     """
 
