@@ -161,10 +161,25 @@ class ComponentKind(str, Enum):
     averager = "averager"  # mean-pooling output stage (its memristors are counted as memristors)
 
 
+class Measurement(Strict):
+    """A transistor-level circuit simulated at one process corner and temperature."""
+
+    corner: str = Field(pattern=r"^[a-z]{2}$")
+    temperature_c: float
+    power_mw: float = Field(ge=0, description="from the simulated supply currents at the operating point")
+    figures: dict[str, float] = Field(default_factory=dict, description="measured figures, units in their names")
+    curves: dict[str, str] = Field(
+        default_factory=dict, description="transfer curves: name -> CSV (v_in,v_out), relative to the library file"
+    )
+
+
 class Component(Strict):
     power_mw: float = Field(ge=0)
     area_um2: float = Field(gt=0)
     source: str = Field(default="", description="where the figure comes from (Table I, or the stated assumption)")
+    netlist_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
+                                       description="SHA-256 of the transistor-level netlist the figures come from")
+    measured: list[Measurement] = Field(default_factory=list, description="simulated corners and temperatures")
 
 
 class ComponentLibrary(Strict):
@@ -173,6 +188,7 @@ class ComponentLibrary(Strict):
     schema_version: Literal[1] = 1
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     components: dict[ComponentKind, Component]
+    provenance: str = Field(default="", description="how the figures were obtained (models, simulator, conditions)")
 
     @field_validator("components")
     @classmethod
