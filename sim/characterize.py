@@ -332,6 +332,7 @@ class CharacterizedLibrary:
     library: ComponentLibrary
     results: dict[ComponentKind, dict[tuple[str, float], Result]]
     circuits: dict[ComponentKind, circuits.Subcircuit]
+    nominal: tuple[str, float]  # the condition of the library's headline power
     seconds: float
 
 
@@ -388,11 +389,11 @@ def characterize(technology: str = "sky130", corners: tuple[str, ...] = ("tt", "
     components = {}
     for item in chosen:
         components[item.kind] = Component(
-            power_mw=results[item.kind][nominal].power_mw, area_um2=round(item.circuit.area_um2(), 3),
+            power_mw=_finite(results[item.kind][nominal].power_mw), area_um2=_finite(item.circuit.area_um2()),
             source=f"sky130 transistor level, simulated at {nominal[0]} {nominal[1]:g} C; area rule-based "
                    f"(hdl/process.py)",
             netlist_sha256=item.circuit.netlist_sha256(),
-            measured=[Measurement(corner=corner, temperature_c=t, power_mw=result.power_mw,
+            measured=[Measurement(corner=corner, temperature_c=t, power_mw=_finite(result.power_mw),
                                   figures={name: _finite(value) for name, value in result.figures.items()},
                                   curves={name: curve_path(corner, t, name) for name in result.curves})
                       for (corner, t), result in results[item.kind].items()])
@@ -402,13 +403,14 @@ def characterize(technology: str = "sky130", corners: tuple[str, ...] = ("tt", "
     library = ComponentLibrary.model_construct(name="sky130_measured", components=components, provenance=provenance)
     if kinds is None:
         library = ComponentLibrary(name="sky130_measured", components=components, provenance=provenance)
-    return CharacterizedLibrary(library, results, {item.kind: item.circuit for item in chosen}, seconds)
+    return CharacterizedLibrary(library, results, {item.kind: item.circuit for item in chosen}, nominal, seconds)
 
 
 def _finite(value: float) -> float:
+    """Six significant digits (more than any measurement here holds); a non-finite figure is an error."""
     if not math.isfinite(value):
         raise UserError(f"a measured figure is not finite ({value}): the circuit did not behave; see its bench")
-    return float(value)
+    return float(f"{value:.6g}")
 
 
 def _nominal(conditions: list[tuple[str, float]]) -> tuple[str, float]:

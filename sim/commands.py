@@ -40,6 +40,52 @@ def register(app: typer.Typer) -> None:
         console.print(f"wrote netlists, CSV and plots under {output}")
 
 
+    @app.command()
+    def characterize(
+        technology: str = typer.Option("sky130", "--technology", help="process with transistor models (sky130)"),
+        output: Path = typer.Option(..., "-o", "--output", help="folder for the library YAML, curves and netlists"),
+        corners: str = typer.Option("tt,ff,ss", "--corners", help="comma-separated process corners"),
+        temperatures: str = typer.Option("-40,27,85", "--temperatures", help="comma-separated temperatures in C"),
+        quick: bool = typer.Option(False, "--quick", help="tt at 27 C only, coarser sweeps"),
+        jobs: int = typer.Option(1, "--jobs", help="ngspice processes at once"),
+    ) -> None:
+        """Simulate every periphery circuit at transistor level across corners and temperatures; write a
+        component library (power, area, measured figures, provenance) and the activations' transfer curves."""
+        from rich.console import Console
+
+        from amdcgan.errors import UserError
+        from amdcgan.sim.characterize import characterize as run, write_characterization
+
+        try:
+            temps = tuple(float(value) for value in temperatures.split(",") if value.strip())
+        except ValueError:
+            raise UserError(f"--temperatures: expected numbers separated by commas, got {temperatures!r}") from None
+        chosen = tuple(value.strip() for value in corners.split(",") if value.strip())
+        if quick:
+            chosen, temps = ("tt",), (27.0,)
+        console = Console()
+        with console.status("ngspice") as status:
+            result = run(technology, chosen, temps, quick=quick, jobs=jobs,
+                         progress=lambda label: status.update(f"ngspice: {label}"))
+        written = write_characterization(result, output)
+        console.print(characterization_table(result))
+        console.print(f"{len(written)} files under {output}; library {written[-1]}; "
+                      f"{result.seconds:.1f} s of simulation")
+
+
+def characterization_table(result):
+    from rich.table import Table
+
+    table = Table(title=f"{result.library.name}: {result.library.provenance}")
+    for header in ("circuit", "power (mW)", "area (um^2)", "measured at the nominal condition"):
+        table.add_column(header, justify="left" if header.startswith(("circuit", "measured")) else "right")
+    for kind, component in result.library.components.items():
+        nominal = next(m for m in component.measured if (m.corner, m.temperature_c) == result.nominal)
+        figures = ", ".join(f"{name} {value:.3g}" for name, value in nominal.figures.items())
+        table.add_row(kind.value, f"{component.power_mw:.4g}", f"{component.area_um2:.4g}", figures)
+    return table
+
+
 def summary_table(results: dict):
     """One row per check: its headline figure and the files it wrote."""
     from rich.table import Table
