@@ -107,7 +107,7 @@ def _ivc(process: Process) -> Characterization:
             f"istep 0 scol dc 0 pulse(0 {full / 2:g} 20n 1n 1n 1 2)", "ccol scol 0 1p", "xs scol sout vdda vssa ivc",
         ])
         b.analyses["op"] = Analysis("op", ["i(vdd)", "i(vss)", "v(out)"])
-        b.analyses["dc"] = Analysis(f"dc iin {-full:g} {full * 1.001:g} {full / (10 if quick else 50):g}", ["v(out)"])
+        b.analyses["dc"] = Analysis(f"dc iin {-full:g} {full * 1.001:g} {full / (10 if quick else 25):g}", ["v(out)"])
         b.analyses["ac"] = Analysis("ac dec 20 10 10g", ["vdb(bout)", "vp(bout)"])
         b.analyses["tran"] = Analysis(f"tran 0.5n {300 if quick else 600}n", ["v(sout)"])
         return b
@@ -203,7 +203,7 @@ def _thresholding(process: Process) -> Characterization:
             f"vstep sin 0 pulse({-overdrive:g} {overdrive:g} 20n 0.1n 0.1n 130n 300n)",
             "xs sin 0 sout vdda vssa thresholding"])
         b.analyses["op"] = Analysis("op", ["i(vdd)", "i(vss)"])
-        b.analyses["dc"] = Analysis(f"dc vin -0.02 0.02 {0.0005 if quick else 0.0001}", ["v(out)"])
+        b.analyses["dc"] = Analysis(f"dc vin -0.02 0.02 {0.0005 if quick else 0.0002}", ["v(out)"])
         b.analyses["tran"] = Analysis("tran 0.2n 280n", ["v(sout)"])
         return b
 
