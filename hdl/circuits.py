@@ -334,3 +334,30 @@ def sign_switch(process: Process, *, name: str = "sign_switch", r_ohm: float = 2
     circuit.use("invert", ["neg", "out", "ctlb", "vdd", "vss"], gate)
     circuit.design = {"r_ohm": r_ohm, **gate.design}
     return circuit
+
+
+# The library's design points. The IVC carries the full-scale column current of a 128-row tile of WO2 devices read
+# at 0.5 V on G_on (128 x 0.5 V / 4 kohm = 16 mA). The crossbar switch is held to the 1 ohm the behavioural tile
+# model assumes; dropout switches and the sign switch's gates drive activation inputs (tens of kohm and up): 1 kohm.
+IVC_FULL_SCALE_A = 128 * 0.5 / 4000.0
+CROSSBAR_SWITCH_R_ON_OHM = 1.0
+DROPOUT_SWITCH_R_ON_OHM = 1e3
+
+
+def library_circuits(process: Process, *, ivc_full_scale_a: float = IVC_FULL_SCALE_A,
+                     crossbar_switch_r_on_ohm: float = CROSSBAR_SWITCH_R_ON_OHM,
+                     dropout_switch_r_on_ohm: float = DROPOUT_SWITCH_R_ON_OHM) -> dict[str, Subcircuit]:
+    """One circuit per component kind (by its ComponentKind value), as the component library characterizes it."""
+    return {
+        "opamp": ivc(process, name="ivc", i_full_scale_a=ivc_full_scale_a),
+        "summing_amplifier": summing_amplifier(process, name="summing_amplifier"),
+        "batch_norm": batch_norm(process, name="batch_norm", gain=1.0),
+        "averager": averager(process, name="averager", inputs=4),
+        "thresholding": comparator(process, name="thresholding"),
+        "relu": relu(process, name="relu"),
+        "relu_switch": relu(process, name="relu_switch", switched=True),
+        "tanh": tanh(process, name="tanh"),
+        "sign_switch": sign_switch(process, name="sign_switch"),
+        "dropout_switch": transmission_gate(process, name="dropout_switch", r_on_ohm=dropout_switch_r_on_ohm),
+        "crossbar_switch": transmission_gate(process, name="crossbar_switch", r_on_ohm=crossbar_switch_r_on_ohm),
+    }

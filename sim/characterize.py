@@ -24,6 +24,7 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -40,14 +41,6 @@ from .spicebench import Analysis, Bench, run_bench
 
 TECHNOLOGIES = ("sky130",)
 NOMINAL = ("tt", 27.0)
-# The IVC's design point: the full-scale column current of a 128-row tile of WO2 devices read at 0.5 V on G_on
-# (128 x 0.5 V / 4 kohm = 16 mA): the output stage must carry it. Smaller tiles or read voltages shrink it.
-IVC_FULL_SCALE_A = 128 * 0.5 / 4000.0
-# Switch targets: the crossbar switch at the 1 ohm the behavioural tile model assumes; dropout switches and the
-# sign switch's gates drive activation inputs (tens of kohm and up): 1 kohm.
-CROSSBAR_SWITCH_R_ON_OHM = 1.0
-DROPOUT_SWITCH_R_ON_OHM = 1e3
-ACTIVATION_CURVES = ("relu", "relu_switch", "relu_switch_off", "tanh")
 
 
 @dataclass
@@ -79,9 +72,10 @@ def _power_mw(process: Process, op: dict) -> float:
     return max(0.0, float(watts)) * 1e3
 
 
-def _sweep(process: Process, quick: bool) -> tuple[str, np.ndarray]:
+def _sweep(process: Process, quick: bool) -> str:
+    """A DC sweep from vss to vdd: 5 mV steps (20 mV quick)."""
     step = 0.02 if quick else 0.005
-    return f"{process.vss_v:g} {process.vdd_v + step / 2:g} {step:g}", np.arange(process.vss_v, process.vdd_v + step / 2, step)
+    return f"{process.vss_v:g} {process.vdd_v + step / 2:g} {step:g}"
 
 
 def _bench(title: str, process: Process, circuit: circuits.Subcircuit, lines: list[str]) -> Bench:
@@ -92,19 +86,19 @@ def _bench(title: str, process: Process, circuit: circuits.Subcircuit, lines: li
 # The circuits
 
 
-def _ivc(process: Process) -> Characterization:
-    circuit = circuits.ivc(process, name="ivc", i_full_scale_a=IVC_FULL_SCALE_A)
-    rf, full = circuit.design["rf_ohm"], IVC_FULL_SCALE_A
+def _ivc(process: Process, circuit: circuits.Subcircuit) -> Characterization:
+    rf, full = circuit.design["rf_ohm"], circuit.design["i_full_scale_a"]
     amplifier = circuit.instances[0][2]
 
     def bench(quick: bool) -> Bench:
         b = _bench("IVC", process, circuit, [
-            "iin 0 col dc 0", "xu col out vdd vss ivc",
+            "iin 0 col dc 0", f"xu col out vdd vss {circuit.name}",
             # the open-loop amplifier with the IVC's feedback resistor as its load: DC loop through 1 Gohm / 1 F
             "vac acin 0 dc 0 ac 1", f"xb acin nb bout vdda vssa {amplifier.name}", f"rloadb bout 0 {rf:g}",
             "rdcb bout nb 1e9", "cdcb nb 0 1",
             # a half-scale current step into a column of 1 pF
-            f"istep 0 scol dc 0 pulse(0 {full / 2:g} 20n 1n 1n 1 2)", "ccol scol 0 1p", "xs scol sout vdda vssa ivc",
+            f"istep 0 scol dc 0 pulse(0 {full / 2:g} 20n 1n 1n 1 2)", "ccol scol 0 1p",
+            f"xs scol sout vdda vssa {circuit.name}",
         ])
         b.analyses["op"] = Analysis("op", ["i(vdd)", "i(vss)", "v(out)"])
         b.analyses["dc"] = Analysis(f"dc iin {-full:g} {full * 1.001:g} {full / (10 if quick else 25):g}", ["v(out)"])
@@ -133,34 +127,29 @@ def _step_figures(time_s: np.ndarray, v: np.ndarray, start_s: float) -> dict[str
     """Slew rate (steepest 10..90 % slope) and time to settle within 1 % of the step after `start_s`."""
     before, after = v[time_s < start_s][-1], v[-1]
     swing = after - before
+    progress = (v - before) / swing
     slope = np.abs(np.gradient(v, time_s))
-    inside = (time_s > start_s)
+    inside = time_s > start_s
+    transition = inside & (progress > 0.1) & (progress < 0.9)
     outside = inside & (np.abs(v - after) > 0.01 * abs(swing))
     settle = float(time_s[outside][-1] - start_s) if outside.any() else 0.0
-    return {"slew_v_per_us": float(slope[inside].max() * 1e-6), "settling_1pct_s": settle, "step_v": float(swing)}
+    slew = float(slope[transition].max()) if transition.any() else math.nan
+    return {"slew_v_per_us": slew * 1e-6, "settling_1pct_s": settle, "step_v": float(swing)}
 
 
-def _adder(process: Process, kind: ComponentKind) -> Characterization:
-    if kind is ComponentKind.batch_norm:
-        circuit = circuits.batch_norm(process, name="batch_norm", gain=1.0)
-        fixed, expected = 0.1, lambda v: -(v + 0.1)
-        ports = "vin vfix out vdd vss"
-    else:
-        circuit = circuits.summing_amplifier(process, name="summing_amplifier")
-        fixed, expected = 0.2, lambda v: -(v + 0.2)
-        ports = "vin vfix out vdd vss"
-    return _linear(process, kind, circuit, [f"vfix vfix 0 {fixed:g}", f"xu {ports} {circuit.name}"], -0.5, 0.5,
-                   expected)
+def _adder(process: Process, kind: ComponentKind, circuit: circuits.Subcircuit) -> Characterization:
+    """Both inputs at weight 1 (summing amplifier: in0 + in1; batch norm at gain 1: in + bias), one held fixed."""
+    fixed = 0.1 if kind is ComponentKind.batch_norm else 0.2
+    return _linear(process, kind, circuit, [f"vfix vfix 0 {fixed:g}", f"xu vin vfix out vdd vss {circuit.name}"],
+                   -0.5, 0.5, lambda v: -(v + fixed))
 
 
-def _averager(process: Process) -> Characterization:
-    circuit = circuits.averager(process, name="averager", inputs=4)
+def _averager(process: Process, circuit: circuits.Subcircuit) -> Characterization:
     lines = ["vfix1 f1 0 0.3", "vfix2 f2 0 -0.1", "vfix3 f3 0 0.2", "xu vin f1 f2 f3 out vdd vss averager"]
     return _linear(process, ComponentKind.averager, circuit, lines, -0.8, 0.8, lambda v: (v + 0.3 - 0.1 + 0.2) / 4)
 
 
-def _sign_switch(process: Process) -> Characterization:
-    circuit = circuits.sign_switch(process, name="sign_switch")
+def _sign_switch(process: Process, circuit: circuits.Subcircuit) -> Characterization:
     lines = [f"vctl ctl 0 {process.vdd_v:g}", "xu vin out ctl vdd vss sign_switch", "rl out 0 1e9",
              f"vctlb ctlb 0 {process.vss_v:g}", "xn vin outn ctlb vdda vssa sign_switch", "rln outn 0 1e9"]
 
@@ -193,8 +182,7 @@ def _linear(process: Process, kind: ComponentKind, circuit: circuits.Subcircuit,
     return Characterization(kind, circuit, bench, measure)
 
 
-def _thresholding(process: Process) -> Characterization:
-    circuit = circuits.comparator(process, name="thresholding")
+def _thresholding(process: Process, circuit: circuits.Subcircuit) -> Characterization:
     overdrive = 0.01
 
     def bench(quick: bool) -> Bench:
@@ -229,24 +217,21 @@ def _crossing(time_s: np.ndarray, v: np.ndarray, after_s: float, rising: bool) -
     return math.nan
 
 
-def _activation(process: Process, kind: ComponentKind) -> Characterization:
+def _activation(process: Process, kind: ComponentKind, circuit: circuits.Subcircuit) -> Characterization:
     vdd = process.vdd_v
     if kind is ComponentKind.tanh:
-        circuit = circuits.tanh(process, name="tanh")
         instances = {"tanh": "xu vin tanh vdd vss tanh"}
         targets = {"tanh": lambda v: vdd * np.tanh(v / vdd)}
     elif kind is ComponentKind.relu:
-        circuit = circuits.relu(process, name="relu")
         instances = {"relu": "xu vin relu vdd vss relu"}
         targets = {"relu": lambda v: np.clip(v, 0, vdd)}
     else:
-        circuit = circuits.relu(process, name="relu_switch", switched=True)
         instances = {"relu_switch": "xu vin relu_switch on vdd vss relu_switch",
                      "relu_switch_off": "xo vin relu_switch_off off vdda vssa relu_switch"}
         targets = {"relu_switch": lambda v: np.clip(v, 0, vdd), "relu_switch_off": np.zeros_like}
 
     def bench(quick: bool) -> Bench:
-        sweep, _ = _sweep(process, quick)
+        sweep = _sweep(process, quick)
         b = _bench(kind.value, process, circuit, ["vin vin 0 0", f"von on 0 {vdd:g}", f"voff off 0 {process.vss_v:g}",
                                                   *instances.values()])
         b.analyses["op"] = Analysis("op", ["i(vdd)", "i(vss)"])
@@ -279,12 +264,11 @@ def fit_tanh(v: np.ndarray, out: np.ndarray) -> dict[str, float]:
     return {"fit_amplitude_v": amplitude, "fit_scale_v": scale, "fit_offset_v": offset, "fit_residual_v": residual}
 
 
-def _switch(process: Process, kind: ComponentKind, r_on_ohm: float) -> Characterization:
-    circuit = circuits.transmission_gate(process, name=kind.value, r_on_ohm=r_on_ohm)
-    drop = 0.01
+def _switch(process: Process, kind: ComponentKind, circuit: circuits.Subcircuit) -> Characterization:
+    drop, r_on_ohm = 0.01, circuit.design["r_on_target_ohm"]
 
     def bench(quick: bool) -> Bench:
-        sweep, _ = _sweep(process, quick)
+        sweep = _sweep(process, quick)
         b = _bench(kind.value, process, circuit, [
             "vin a 0 0", "eb bb 0 a 0 1", f"vdrop bb b {-drop:g}", f"xu a b on vdd vss {kind.value}",
             f"von on 0 {process.vdd_v:g}",
@@ -304,23 +288,18 @@ def _switch(process: Process, kind: ComponentKind, r_on_ohm: float) -> Character
     return Characterization(kind, circuit, bench, measure)
 
 
-def characterizations(process: Process) -> dict[ComponentKind, Characterization]:
-    """Every component kind of the library, sized for `process`."""
-    found = {
-        ComponentKind.opamp: _ivc(process),
-        ComponentKind.summing_amplifier: _adder(process, ComponentKind.summing_amplifier),
-        ComponentKind.batch_norm: _adder(process, ComponentKind.batch_norm),
-        ComponentKind.averager: _averager(process),
-        ComponentKind.thresholding: _thresholding(process),
-        ComponentKind.relu: _activation(process, ComponentKind.relu),
-        ComponentKind.relu_switch: _activation(process, ComponentKind.relu_switch),
-        ComponentKind.tanh: _activation(process, ComponentKind.tanh),
-        ComponentKind.sign_switch: _sign_switch(process),
-        ComponentKind.dropout_switch: _switch(process, ComponentKind.dropout_switch, DROPOUT_SWITCH_R_ON_OHM),
-        ComponentKind.crossbar_switch: _switch(process, ComponentKind.crossbar_switch, CROSSBAR_SWITCH_R_ON_OHM),
+def characterizations(process: Process, **design_points) -> dict[ComponentKind, Characterization]:
+    """Every component kind of the library (`hdl.circuits.library_circuits`) with its bench."""
+    built = {ComponentKind(kind): circuit for kind, circuit in circuits.library_circuits(process, **design_points).items()}
+    benches = {
+        ComponentKind.opamp: _ivc, ComponentKind.averager: _averager, ComponentKind.thresholding: _thresholding,
+        ComponentKind.sign_switch: _sign_switch,
+        **{kind: partial(_adder, kind=kind) for kind in (ComponentKind.summing_amplifier, ComponentKind.batch_norm)},
+        **{kind: partial(_activation, kind=kind)
+           for kind in (ComponentKind.relu, ComponentKind.relu_switch, ComponentKind.tanh)},
+        **{kind: partial(_switch, kind=kind) for kind in (ComponentKind.dropout_switch, ComponentKind.crossbar_switch)},
     }
-    assert set(found) == set(ComponentKind)
-    return found
+    return {kind: benches[kind](process, circuit=circuit) for kind, circuit in built.items()}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -357,7 +336,6 @@ def _parse_conditions(corners: tuple[str, ...], temperatures: tuple[float, ...])
 
 def characterize(technology: str = "sky130", corners: tuple[str, ...] = ("tt", "ff", "ss"),
                  temperatures: tuple[float, ...] = (-40.0, 27.0, 85.0), quick: bool = False, jobs: int = 1,
-                 kinds: tuple[ComponentKind, ...] | None = None,
                  progress: Callable[[str], None] | None = None) -> CharacterizedLibrary:
     """Simulates every circuit at every condition; the library's headline figures are at tt, 27 C."""
     if technology not in TECHNOLOGIES:
@@ -368,8 +346,7 @@ def characterize(technology: str = "sky130", corners: tuple[str, ...] = ("tt", "
     source = find_models()
     for corner in corners:
         reduced_models(corner, source)  # build the cached model files once, before the threads start
-    items = characterizations(process)
-    chosen = [items[kind] for kind in (kinds or items)]
+    chosen = list(characterizations(process).values())
     started = time.perf_counter()
     tasks = [(item, corner, t) for item in chosen for corner, t in conditions]
 
@@ -400,9 +377,7 @@ def characterize(technology: str = "sky130", corners: tuple[str, ...] = ("tt", "
     provenance = (f"ngspice on the sky130 {source.version} models of sky130_fd_pr__nfet_01v8 and pfet_01v8 "
                   f"(corners {', '.join(corners)}; temperatures {', '.join(f'{t:g}' for t in temperatures)} C; "
                   f"supplies {process.vdd_v:g} V / {process.vss_v:g} V){'; quick sweeps' if quick else ''}")
-    library = ComponentLibrary.model_construct(name="sky130_measured", components=components, provenance=provenance)
-    if kinds is None:
-        library = ComponentLibrary(name="sky130_measured", components=components, provenance=provenance)
+    library = ComponentLibrary(name="sky130_measured", components=components, provenance=provenance)
     return CharacterizedLibrary(library, results, {item.kind: item.circuit for item in chosen}, nominal, seconds)
 
 

@@ -42,7 +42,7 @@ class Bench:
                           *self.lines, *control, ".end", ""])
 
 
-def run_bench(bench: Bench, models: Path, temperature_c: float, timeout_s: float = 120.0,
+def run_bench(bench: Bench, models: Path, temperature_c: float, timeout_s: float = 600.0,
               keep: Path | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Every analysis's vectors by label (the sweep, time or frequency scale under "scale")."""
     executable = ngspice_path()

@@ -113,6 +113,24 @@ def test_bad_conditions_are_refused(tmp_path):
     assert main(["characterize", "-o", str(tmp_path), "--technology", "cmos180"]) == 2
 
 
+@pytest.mark.spice
+@needs_models
+def test_shipped_process_tables_are_the_models():
+    """The shipped gm/ID tables and switch figure are what the models give (regenerable data, not hand numbers)."""
+    from amdcgan.hdl.process import gm_id_tables
+    from amdcgan.sim.characterize import device_tables, switch_ohm_um
+
+    models = sky130.reduced_models("tt")
+    fresh = device_tables(PROCESS, models)
+    shipped = gm_id_tables(PROCESS.name)
+    assert sum(len(rows) for rows in shipped.values()) == len(fresh)
+    for device, length, gm_id, density, vgs in fresh:
+        rows = shipped[(device, length)]
+        match = rows[np.argmin(np.abs(rows[:, 2] - vgs))]
+        assert match[0] == pytest.approx(gm_id, rel=1e-3) and match[1] == pytest.approx(density, rel=1e-3)
+    assert switch_ohm_um(PROCESS, models) == pytest.approx(PROCESS.switch_ohm_um, rel=0.001)
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Each circuit at tt, 27 C
 
