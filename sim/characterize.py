@@ -197,7 +197,8 @@ def _thresholding(process: Process, circuit: circuits.Subcircuit) -> Characteriz
 
     def measure(data: dict) -> Result:
         v, out = data["dc"]["scale"], data["dc"]["v(out)"]
-        switching = float(np.interp(0.0, out, v)) if np.all(np.diff(out) >= -1e-9) else math.nan
+        # the input at which the output first crosses 0 V on the way up (the DC sweep rises through the reference)
+        switching = _crossing(v, out, v[0], rising=True)
         time_s, step = data["tran"]["scale"], data["tran"]["v(sout)"]
         rise = _crossing(time_s, step, 20e-9, rising=True) - 20.05e-9
         fall = _crossing(time_s, step, 150e-9, rising=False) - 150.05e-9
@@ -209,9 +210,10 @@ def _thresholding(process: Process, circuit: circuits.Subcircuit) -> Characteriz
 
 
 def _crossing(time_s: np.ndarray, v: np.ndarray, after_s: float, rising: bool) -> float:
-    """First time after `after_s` at which v crosses 0 V in the given sense (nan if never)."""
+    """First scale value (time, or the swept input) after `after_s` at which v crosses 0 V in the given sense
+    (nan if never)."""
     sign = 1 if rising else -1
-    for k in np.nonzero(time_s > after_s)[0][1:]:
+    for k in np.nonzero(time_s >= after_s)[0][1:]:
         if sign * v[k - 1] < 0 <= sign * v[k]:
             return float(np.interp(0, [sign * v[k - 1], sign * v[k]], [time_s[k - 1], time_s[k]]))
     return math.nan
@@ -365,13 +367,17 @@ def characterize(technology: str = "sky130", corners: tuple[str, ...] = ("tt", "
     nominal = _nominal(conditions)
     components = {}
     for item in chosen:
+        label = item.kind.value
         components[item.kind] = Component(
-            power_mw=_finite(results[item.kind][nominal].power_mw), area_um2=_finite(item.circuit.area_um2()),
+            power_mw=_finite(results[item.kind][nominal].power_mw, f"{label} power"),
+            area_um2=_finite(item.circuit.area_um2(), f"{label} area"),
             source=f"sky130 transistor level, simulated at {nominal[0]} {nominal[1]:g} C; area rule-based "
                    f"(hdl/process.py)",
             netlist_sha256=item.circuit.netlist_sha256(),
-            measured=[Measurement(corner=corner, temperature_c=t, power_mw=_finite(result.power_mw),
-                                  figures={name: _finite(value) for name, value in result.figures.items()},
+            measured=[Measurement(corner=corner, temperature_c=t,
+                                  power_mw=_finite(result.power_mw, f"{label} power at {corner} {t:g} C"),
+                                  figures={name: _finite(value, f"{label} {name} at {corner} {t:g} C")
+                                           for name, value in result.figures.items()},
                                   curves={name: curve_path(corner, t, name) for name in result.curves})
                       for (corner, t), result in results[item.kind].items()])
     provenance = (f"ngspice on the sky130 {source.version} models of sky130_fd_pr__nfet_01v8 and pfet_01v8 "
@@ -381,10 +387,10 @@ def characterize(technology: str = "sky130", corners: tuple[str, ...] = ("tt", "
     return CharacterizedLibrary(library, results, {item.kind: item.circuit for item in chosen}, nominal, seconds)
 
 
-def _finite(value: float) -> float:
+def _finite(value: float, what: str) -> float:
     """Six significant digits (more than any measurement here holds); a non-finite figure is an error."""
     if not math.isfinite(value):
-        raise UserError(f"a measured figure is not finite ({value}): the circuit did not behave; see its bench")
+        raise UserError(f"{what} could not be measured ({value}): the circuit did not behave as its bench expects")
     return float(f"{value:.6g}")
 
 
