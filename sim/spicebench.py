@@ -1,11 +1,13 @@
 """A test bench on the sky130 models: one `ngspice -b` run of several analyses, each written to its own data file.
 
-One process per bench and condition: with the reduced model file (`sky130.reduced_models`) a run starts in about
-0.1 s, so nothing is gained by keeping ngspice resident, and a runaway bench stops at its time limit alone.
+One process per bench and condition rather than the in-process engine of `runner`: with the reduced model file
+(`sky130.reduced_models`) a run starts in about 0.1 s, benches of several conditions run side by side (`--jobs`), and
+a runaway bench stops at its time limit alone.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -15,7 +17,24 @@ import numpy as np
 
 from amdcgan.errors import UserError
 
-from .runner import _failure, ngspice_path, read_wrdata
+from .runner import _failure
+
+INSTALL_HINT = "ngspice is not installed: install it with `apt-get install ngspice`"
+
+
+def ngspice_executable() -> str:
+    path = shutil.which("ngspice")
+    if path is None:
+        raise UserError(INSTALL_HINT)
+    return path
+
+
+def read_wrdata(path: Path, names: list[str]) -> dict[str, np.ndarray]:
+    """`wrdata` with `wr_singlescale` and `wr_vecnames`: a header line, then the scale and one column per vector."""
+    table = np.loadtxt(path, skiprows=1, ndmin=2)
+    if table.shape[1] != len(names) + 1:
+        raise UserError(f"ngspice wrote {table.shape[1]} columns to {path.name}, expected {len(names) + 1}")
+    return {"scale": table[:, 0], **{name: table[:, k + 1] for k, name in enumerate(names)}}
 
 
 @dataclass
@@ -45,7 +64,7 @@ class Bench:
 def run_bench(bench: Bench, models: Path, temperature_c: float, timeout_s: float = 600.0,
               keep: Path | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Every analysis's vectors by label (the sweep, time or frequency scale under "scale")."""
-    executable = ngspice_path()
+    executable = ngspice_executable()
     text = bench.text(models, temperature_c)
     if keep is not None:
         from amdcgan.fileio import write_text_atomic
