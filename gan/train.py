@@ -134,17 +134,21 @@ def update_statistics(models: Models, config: GanConfig, rounds: int, images: in
         stats["device"] = models.device_model.describe()
     networks = {"generator": models.generator, "discriminator": models.discriminator}
     for name, network in networks.items():
-        layers = {layer_name: layer.devices.stats() for layer_name, layer in network.crossbars().items()
-                  if config.mode == "insitu"}
-        entry: dict = {"layers": layers}
-        if layers:
-            entry["crossbar"] = merge_stats([layer["crossbar"] for layer in layers.values()])
-            signs = [layer["sign"] for layer in layers.values() if "sign" in layer]
-            if signs:
-                entry["sign"] = merge_stats(signs)
-        stats["networks"][name] = entry
+        stats["networks"][name] = crossbar_statistics(network.crossbars() if config.mode == "insitu" else {})
     stats["programming"] = models.programming
     return stats
+
+
+def crossbar_statistics(crossbars: dict) -> dict:
+    """Write pulses counted in training, per crossbar layer (name -> CrossbarLayer) and merged over them."""
+    layers = {name: layer.devices.stats() for name, layer in crossbars.items()}
+    entry: dict = {"layers": layers}
+    if layers:
+        entry["crossbar"] = merge_stats([layer["crossbar"] for layer in layers.values()])
+        signs = [layer["sign"] for layer in layers.values() if "sign" in layer]
+        if signs:
+            entry["sign"] = merge_stats(signs)
+    return entry
 
 
 def run_statistics(update_stats: dict) -> dict | None:

@@ -307,15 +307,24 @@ def row_drivers(architecture: Architecture, plan) -> dict[str, RowDriver]:
             layer = layers.get(shape.name)
             if layer is not None:
                 drivers[f"{name}.{layer.name}"] = RowDriver(periphery.read_gain(bound), bound)
-                bound = periphery.output_bound(layer.encoding, layer.readout, periphery.v_read)
-                if len(layer.row_splits) > 1:
-                    bound = min(periphery.summing_gain * len(layer.row_splits) * bound, periphery.rail)
-            elif isinstance(shape.layer, Activation):
-                bound = periphery.activation_bound(shape.layer.function, bound)
-            elif isinstance(shape.layer, BatchNorm) and shape.layer.enabled:
-                bound = periphery.rail
+            bound = stage_bound(periphery, shape.layer, bound, layer)
         outputs[name] = bound
     return drivers
+
+
+def stage_bound(periphery: Periphery, stage, bound: float, plan=None) -> float:
+    """The bound (volts) of a stage's output for inputs within +-bound: a crossbar layer (given its plan) by its
+    readout and summing amplifier, an activation by its transfer, batch norm by the supplies; others keep it."""
+    if plan is not None:
+        bound = periphery.output_bound(plan.encoding, plan.readout, periphery.v_read)
+        if len(plan.row_splits) > 1:
+            bound = min(periphery.summing_gain * len(plan.row_splits) * bound, periphery.rail)
+        return bound
+    if isinstance(stage, Activation):
+        return periphery.activation_bound(stage.function, bound)
+    if isinstance(stage, BatchNorm) and stage.enabled:
+        return periphery.rail
+    return bound
 
 
 def activation_spice(function: str, node: str, enable: str, vdd: float) -> str:

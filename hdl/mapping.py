@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .shapes import LayerShape, network_shapes
+from .shapes import LayerShape, network_shapes, output_shape
 from .spec import (
     Activation,
     Architecture,
@@ -267,6 +267,15 @@ def _layer_plan(architecture: Architecture, network: str, weighted: LayerShape, 
         row_splits=row_splits, column_splits=column_splits, tiles=tuple(tiles),
         stages=tuple(name for name, _ in folded),
     )
+
+
+def plan_layer(architecture: Architecture, layer: Dense | Conv2d | Deconv2d, input_shape: tuple[int, ...],
+               network: str = "model") -> LayerPlan:
+    """One weighted layer planned on its own, with nothing folded after it (`amdcgan.analog` builds a layer from it);
+    its tiles, encoding and readout follow the same rules as a layer of an architecture file's network."""
+    name = layer.name or layer.type
+    shape = LayerShape(name, 0, layer, tuple(input_shape), output_shape(layer, tuple(input_shape)))
+    return _layer_plan(architecture, network, shape, [])
 
 
 def map_network(architecture: Architecture, name: str) -> NetworkPlan:
