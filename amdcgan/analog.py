@@ -92,7 +92,8 @@ class Hardware(spec.Strict):
     @classmethod
     def load(cls, source: Any = None) -> "Hardware":
         """A Hardware from itself, an Architecture, a YAML file (an architecture file, or its hardware fields
-        alone), or a mapping; technology, device and components may be shipped names, paths or mappings."""
+        alone), or a mapping; technology, device and components may be shipped names, paths or mappings (with a
+        `base:`); what a file or mapping leaves out is the default (cmos180, wo2, table1_180nm, 128 x 128 tiles)."""
         if isinstance(source, Hardware):
             return source
         if isinstance(source, spec.Architecture):
@@ -109,9 +110,9 @@ class Hardware(spec.Strict):
                             f"{type(source).__name__}")
         if not isinstance(data, dict):
             raise UserError(f"{where}: expected a mapping at the top level")
-        data = {key: value for key, value in data.items() if key not in _NETWORK_FIELDS}
+        data = {**DEFAULT_HARDWARE, **{key: value for key, value in data.items() if key not in _NETWORK_FIELDS}}
         for kind in LIBRARY_KINDS:
-            reference = data.get(kind, DEFAULT_HARDWARE[kind])
+            reference = data[kind]
             if isinstance(reference, (str, dict)):
                 data[kind] = resolve_library(kind, reference, where, relative_to)
         return validate(cls, data, where)
@@ -194,6 +195,12 @@ class _AnalogLayer(CrossbarLayer):
         self.input_bound = float(input_bound)
         self.read_gain = self.periphery.read_gain(self.input_bound * self.v_read)
 
+    def _place(self, device, dtype) -> None:
+        """On torch's `device` and `dtype` (the write-energy counters stay float64)."""
+        self.to(device=device)
+        if dtype is not None and dtype != self.weight.dtype:
+            self.to(dtype=dtype)
+
     @property
     def bias(self) -> torch.Tensor | None:
         """The bias row of the crossbar matrix (a view of `weight`), or None."""
@@ -220,8 +227,8 @@ class _AnalogLayer(CrossbarLayer):
         if type(module) is not cls.float_type:
             raise UserError(f"{cls.__name__}.from_float takes an nn.{cls.float_type.__name__}, got "
                             f"{type(module).__name__}")
-        analog = cls(*cls._arguments(module), hardware=hardware, **options)
-        analog.to(module.weight)
+        analog = cls(*cls._arguments(module), hardware=hardware, device=module.weight.device,
+                     dtype=module.weight.dtype, **options)
         analog.programming = analog.program(weight_matrix(module).to(analog.weight))
         return analog
 
@@ -243,7 +250,7 @@ class AnalogLinear(_AnalogLayer):
         self.in_features, self.out_features = in_features, out_features
         self._build(nn.Linear(in_features, out_features, bias), hardware, input_bound, readout, encoding, generator,
                     name)
-        self.to(device=device, dtype=dtype)
+        self._place(device, dtype)
 
     @staticmethod
     def _arguments(module: nn.Linear) -> tuple:
@@ -294,7 +301,7 @@ class AnalogConv2d(_AnalogConvolution):
                               padding_mode)
         self._remember(reference)
         self._build(reference, hardware, input_bound, readout, encoding, generator, name)
-        self.to(device=device, dtype=dtype)
+        self._place(device, dtype)
 
     @staticmethod
     def _arguments(module: nn.Conv2d) -> tuple:
@@ -324,7 +331,7 @@ class AnalogConvTranspose2d(_AnalogConvolution):
                                        groups, bias, dilation, padding_mode)
         self._remember(reference)
         self._build(reference, hardware, input_bound, readout, encoding, generator, name)
-        self.to(device=device, dtype=dtype)
+        self._place(device, dtype)
 
     @staticmethod
     def _arguments(module: nn.ConvTranspose2d) -> tuple:
