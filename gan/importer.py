@@ -845,13 +845,15 @@ def import_architecture(output: Path, *, gan: Any = None, generator: Any = None,
     base_data = read_yaml(base) if base is not None else {}
     imported_generator = None
     if generator is not None:
-        imported_generator = network_from_model(generator, generator_input, source=sources.get("generator", "generator"),
+        sources.setdefault("generator", "generator")
+        imported_generator = network_from_model(generator, generator_input, source=sources["generator"],
                                                 skip_unsupported=skip_unsupported)
         networks["generator"], left_out["generator"] = imported_generator.network(), imported_generator.left_out
     if discriminator is not None:
         fed = tuple(imported_generator.output_shape) if imported_generator else _generator_output(base_data)
+        sources.setdefault("discriminator", "discriminator")
         imported = network_from_model(discriminator, discriminator_input, default_shape=fed,
-                                      source=sources.get("discriminator", "discriminator"),
+                                      source=sources["discriminator"],
                                       skip_unsupported=skip_unsupported)
         networks["discriminator"], left_out["discriminator"] = imported.network(), imported.left_out
     for network in ("generator", "discriminator"):

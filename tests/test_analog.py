@@ -295,3 +295,15 @@ def test_commit_updates_without_the_wrapper():
     after = analog_layers(analog).values()
     assert any(not torch.equal(old, layer.weight) for old, layer in zip(before, after))
     assert write_statistics(analog)["update_rounds"] == 1
+
+
+@pytest.mark.slow
+def test_documented_example_runs():
+    """docs/analog_example.py as a user runs it (fewer steps): converted, trained in situ, statistics, estimate."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(ROOT / "docs" / "analog_example.py"), "--steps", "3"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "accuracy after 3 in-situ steps" in done.stdout and "write pulses per layer" in done.stdout
+    assert "estimate (small_cnn" in done.stdout

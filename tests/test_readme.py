@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -27,3 +28,14 @@ def test_readme_lists_every_command():
     commands = set(typer.main.get_command(app).commands)
     listed = set(re.findall(r"^\| `amdcgan (\w+)", README, re.M))
     assert listed == commands
+
+
+def test_readme_python_example_runs(capsys):
+    """The "Use from Python" block, run as written: a model converted and one in-situ step written as pulses."""
+    section = README.split("## Use from Python", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(block, "README.md (Use from Python)", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "2 crossbar layer(s)" in printed
+    statistics = ast.literal_eval(printed.strip().splitlines()[-1])  # the printed dict of write counts
+    assert statistics["update_rounds"] == 1 and statistics["total_write_pulses"] > 0
