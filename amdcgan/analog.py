@@ -196,7 +196,8 @@ class _AnalogLayer(CrossbarLayer):
         self.read_gain = self.periphery.read_gain(self.input_bound * self.v_read)
 
     def _place(self, device, dtype) -> None:
-        """On torch's `device` and `dtype` (the write-energy counters stay float64)."""
+        """On torch's `device`; cast only to a `dtype` other than the weights' (which casts every floating buffer,
+        the float64 write-energy counters too)."""
         self.to(device=device)
         if dtype is not None and dtype != self.weight.dtype:
             self.to(dtype=dtype)
@@ -444,11 +445,16 @@ def convert(model: nn.Module, hardware: Any = None, *, input_shape: tuple[int, .
     model = model if inplace else copy.deepcopy(model)
     generator = generator or _seeded_generator()
     report = ConversionReport()
+    crossbars: list[str] = []  # modules already crossbars: their device arrays are no digital layers
     try:  # the torch model's chain of stages, traced before its layers become crossbars
         steps, _ = fx_steps(model, input_shape or getattr(model, "input_shape", None), "model")
     except UserError as error:
         steps, report.note = None, str(error)
     for name, module in list(model.named_modules()):
+        if any(name.startswith(f"{outer}.") for outer in crossbars):
+            continue
+        if isinstance(module, CrossbarLayer):
+            crossbars.append(name)
         replacement = _replacement(name, module, hardware, circuits, rails, input_bound, generator, report)
         if replacement is not None:
             _set_module(model, name, replacement)
@@ -480,7 +486,8 @@ def _replacement(name: str, module: nn.Module, hardware: Hardware, circuits: Cir
     if type(module) is nn.Dropout:
         report.circuits[label] = f"dropout switches, rate {module.p}"
         return SwitchDropout(module.p)
-    if not list(module.children()) and not isinstance(module, EXACT_TYPES):
+    computes = not list(module.children()) or list(module.parameters(recurse=False))
+    if computes and not isinstance(module, EXACT_TYPES):
         report.digital[label] = f"{type(module).__name__} has no circuit"
     return None
 
@@ -544,6 +551,8 @@ class AnalogOptimizer:
         return loss
 
     def __getattr__(self, name: str):
+        if name == "optimizer":  # not set yet (copying, unpickling): nothing to delegate to
+            raise AttributeError(name)
         return getattr(self.optimizer, name)
 
 

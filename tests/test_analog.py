@@ -212,6 +212,25 @@ def test_ideal_readout_scale_is_the_electrical_model():
     assert relative_error(expected, analog(x)) < 1e-6
 
 
+def test_readouts_by_layer_type_and_name_and_what_stays_digital():
+    hardware = {"readout": {"dense": "load_memristor", "head": "opamp_ivc", "conv2d": "opamp_ivc"}}
+    model = nn.Sequential()
+    model.add_module("body", nn.Conv2d(1, 2, 3))
+    model.add_module("pool", nn.MaxPool2d(2))
+    model.add_module("flat", nn.Flatten())
+    model.add_module("hidden", nn.Linear(8, 4))
+    model.add_module("act", nn.LeakyReLU())
+    model.add_module("head", nn.Linear(4, 1))
+    analog, report = convert(model, hardware, input_shape=(1, 6, 6))
+    layers = analog_layers(analog)
+    assert {name: layer.plan.readout.value for name, layer in layers.items()} == {
+        "body": "opamp_ivc", "hidden": "load_memristor", "head": "opamp_ivc"}
+    assert report.digital == {"pool": "MaxPool2d has no circuit", "act": "LeakyReLU has no circuit"}
+    _, second = convert(analog, hardware, input_shape=(1, 6, 6))  # crossbars stay as they are
+    assert not second.analog and set(second.digital) == {"pool", "act"}
+    assert analog(torch.rand(2, 1, 6, 6)).shape == (2, 1)
+
+
 def test_bad_hardware_and_layers_are_named():
     with pytest.raises(UserError, match="tiles.max_rows"):
         Hardware.load({"tiles": {"max_rows": 0, "max_columns": 8}})
