@@ -20,8 +20,9 @@ layer's row drivers multiply its input by the read gain min(1, 1 / input_bound) 
 so inputs within +-input_bound units never read above V_r; the bias row is driven at 1. Its outputs are the column
 voltages of its readout over V_r (a load memristor divides the column current by the column's conductance, an IVC by
 its feedback), not W x: the circuit's scale, which in-situ training learns with. `convert` sets each layer's
-input_bound from the stage before it, as the architecture file's rules do (`hdl.electrical.read_gains`), when the
-model traces with torch.fx; else every layer keeps the `input_bound` given.
+input_bound from the stage before it, as the architecture file's rules do (`hdl.electrical.row_drivers`), when the
+model traces with torch.fx; else every layer keeps the `input_bound` given. The drivers' limit always applies: unlike
+the architecture's networks, a model's inputs are not known to stay within their bound.
 
 Weights: `weight` is the crossbar matrix (`gan.layers.weight_matrix` layout): rows are the inputs (in_channel, ky, kx)
 with the bias row last, columns the outputs; a transposed convolution holds its equivalent convolution kernel. It is
@@ -47,7 +48,7 @@ from amdcgan.gan.layers import CircuitActivation, CrossbarLayer, SwitchDropout, 
 from amdcgan.gan.train import crossbar_statistics, run_statistics
 from amdcgan.hdl import spec
 from amdcgan.hdl.electrical import Periphery as Circuits
-from amdcgan.hdl.electrical import stage_bound
+from amdcgan.hdl.electrical import RowDriver, stage_bound
 from amdcgan.hdl.loader import LIBRARY_KINDS, format_validation_error, read_yaml, resolve_library, validate
 from amdcgan.hdl.mapping import plan_layer
 
@@ -173,7 +174,7 @@ class _AnalogLayer(CrossbarLayer):
         architecture = hardware.architecture()
         circuits = Circuits.of(architecture)
         plan = plan_layer(architecture, layer, self._plan_input(reference))
-        CrossbarLayer.__init__(self, plan, hardware.device_model(), circuits, 1.0, generator or _seeded_generator())
+        CrossbarLayer.__init__(self, plan, hardware.device_model(), circuits, None, generator or _seeded_generator())
         self.hardware = hardware
         self.set_input_bound(input_bound)
         self.updates = 0
@@ -193,7 +194,9 @@ class _AnalogLayer(CrossbarLayer):
         if not input_bound > 0:
             raise UserError(f"{type(self).__name__}: input_bound must be positive, got {input_bound}")
         self.input_bound = float(input_bound)
-        self.read_gain = self.periphery.read_gain(self.input_bound * self.v_read)
+        volts = self.input_bound * self.v_read
+        self.driver = RowDriver(self.periphery.read_gain(volts), volts)
+        self.read_gain, self.limits_inputs = self.driver.gain, True
 
     def _place(self, device, dtype) -> None:
         """On torch's `device`; cast only to a `dtype` other than the weights' (which casts every floating buffer,
@@ -405,6 +408,7 @@ class ConversionReport:
     digital: dict[str, str] = field(default_factory=dict)  # name -> why it has no circuit
     read_gains: dict[str, float] = field(default_factory=dict)
     bounds_traced: bool = False
+    output_bound: float | None = None  # units of V_r; traced models only (a Discriminator fed by this model: its bound)
     note: str = ""  # why the bounds were not traced
 
     def __str__(self) -> str:
@@ -500,8 +504,8 @@ def _set_module(model: nn.Module, name: str, replacement: nn.Module) -> None:
 
 def _follow_bounds(model: nn.Module, steps: list, circuits: Circuits, input_bound: float,
                    report: ConversionReport) -> None:
-    """Each crossbar's input bound from the stages before it, as `hdl.electrical.read_gains` follows a network;
-    stages that stay digital are taken to keep the bound."""
+    """Each crossbar's input bound from the stages before it, as `hdl.electrical.row_drivers` follows a network,
+    and the model's output bound; stages that stay digital are taken to keep the bound."""
     modules = dict(model.named_modules())
     bound = input_bound * circuits.v_read
     for step in steps:
@@ -512,6 +516,7 @@ def _follow_bounds(model: nn.Module, steps: list, circuits: Circuits, input_boun
             bound = stage_bound(circuits, None, bound, layer.plan)
         elif step.kind in ("activation", "batch_norm"):
             bound = stage_bound(circuits, LAYER.validate_python({"type": step.kind, **step.fields}), bound)
+    report.output_bound = bound / circuits.v_read
     report.bounds_traced = True
 
 

@@ -31,6 +31,7 @@ from amdcgan.errors import UserError
 from amdcgan.gan.config import make_config
 from amdcgan.gan.layers import build_network, weight_matrix
 from amdcgan.gan.train import Models, build_models, gan_step, seed_everything, update_statistics
+from amdcgan.hdl.electrical import row_drivers
 from amdcgan.hdl.loader import build_architecture, read_yaml
 from amdcgan.hdl.mapping import plan_tiles
 
@@ -73,16 +74,19 @@ def twins():
 
 
 def convert_float_dcgan(architecture, variability: torch.Generator) -> dict[str, nn.Module]:
-    """The float DCGAN converted, its devices' factors drawn as build_models draws them; the Generator's noise
-    arrives clipped at the supplies, the Discriminator's images within +-V_r (hdl's read-gain rule)."""
+    """The float DCGAN converted, its devices' factors drawn as build_models draws them. Input bounds as hdl states
+    them: the Generator's noise clipped at the supplies; the Discriminator sees images within +-V_r and the
+    Generator's output."""
     plan = plan_tiles(architecture)
     rail = max(architecture.technology.vdd_v, -architecture.technology.vss_v) / architecture.read_voltage_v
     converted = {}
-    for name, input_shape, bound in (("generator", None, rail), ("discriminator", (1, 28, 28), 1.0)):
+    bound = rail
+    for name, input_shape in (("generator", None), ("discriminator", (1, 28, 28))):
         float_network = build_network(architecture, plan.network(name), tile=False)
         converted[name], report = convert(float_network, architecture, input_shape=input_shape, input_bound=bound,
                                           generator=variability)
         assert report.bounds_traced and not report.digital
+        bound = max(1.0, report.output_bound)
     return converted
 
 
@@ -102,13 +106,11 @@ def program_alike(tile_network: nn.Module, analog_network: nn.Module) -> None:
 
 
 def test_converted_read_gains_are_the_architectures(twins):
-    from amdcgan.hdl.electrical import read_gains
-
     architecture, trained, converted = twins
-    expected = read_gains(architecture, plan_tiles(architecture))
+    expected = row_drivers(architecture, plan_tiles(architecture))
     for name in ("generator", "discriminator"):
-        gains = [layer.read_gain for layer in analog_layers(converted[name]).values()]
-        assert gains == [expected[f"{name}.{layer}"] for layer in getattr(trained, name).crossbars()]
+        drivers = [layer.driver for layer in analog_layers(converted[name]).values()]
+        assert drivers == [expected[f"{name}.{layer}"] for layer in getattr(trained, name).crossbars()]
 
 
 @pytest.mark.parametrize("name", ["generator", "discriminator"])
@@ -118,8 +120,9 @@ def test_converted_layers_compute_what_train_builds(twins, name):
     pairs = list(zip(tile_network.crossbars().items(), analog_layers(analog_network).items(), strict=True))
     for (layer_name, tile_layer), (_, analog) in pairs:
         assert analog.plan.row_splits == tile_layer.plan.row_splits, layer_name
-        x = torch.randn(8, *tile_layer.plan.input_shape, generator=torch.Generator().manual_seed(1),
-                        dtype=torch.float64) * 2
+        within = tile_layer.driver.input_bound / tile_layer.v_read  # the inputs the tile model is built for
+        x = (torch.rand(8, *tile_layer.plan.input_shape, generator=torch.Generator().manual_seed(1),
+                        dtype=torch.float64) * 2 - 1) * within
         flat = x.flatten(1) if isinstance(analog, AnalogLinear) else x  # the float model's nn.Flatten, as nn.Linear
         with torch.no_grad():
             assert relative_error(tile_layer(x), analog(flat)) <= 1e-6, layer_name
@@ -129,8 +132,9 @@ def test_converted_layers_compute_what_train_builds(twins, name):
 def test_converted_network_computes_what_train_builds(twins, name):
     architecture, trained, converted = twins
     tile_network, analog_network = getattr(trained, name).double(), converted[name].double()
-    x = torch.randn(16, *getattr(architecture, name).input_shape, generator=torch.Generator().manual_seed(2),
-                    dtype=torch.float64)
+    draw = torch.randn if name == "generator" else lambda *shape, **options: torch.rand(*shape, **options) * 2 - 1
+    x = draw(16, *getattr(architecture, name).input_shape, generator=torch.Generator().manual_seed(2),
+             dtype=torch.float64)  # noise, or images within +-V_r
     outputs = []
     for network in (tile_network, analog_network):
         network.train()  # batch statistics, and the dropout switches drawn from the same seed
