@@ -267,10 +267,16 @@ class CrossbarLayer(nn.Module):
         return F.conv_transpose2d(x, kernel.flip(-1, -2).transpose(0, 1), bias_row, stride=plan.stride,
                                   padding=plan.padding, output_padding=plan.output_padding)
 
+    FOLDED_ELEMENTS = 1 << 22  # a block-diagonal matrix of all row splits up to this size is one product
+
     def _dense_partials(self, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
         if self.plan.bias:
             x = torch.cat([x, x.new_ones(x.shape[0], 1)], 1)
+        splits, columns = self.membership.shape[1], matrix.shape[1]
+        if matrix.shape[0] * splits * columns <= self.FOLDED_ELEMENTS:  # each split's rows in its own columns
+            folded = (matrix[:, None, :] * self.membership.to(matrix.dtype)[:, :, None]).flatten(1)
+            return (x @ folded).view(x.shape[0], splits, columns)
         rows = torch.cat([x, x.new_zeros(x.shape[0], 1)], 1)
         padded = torch.cat([matrix, matrix.new_zeros(1, matrix.shape[1])])
         grouped = rows[:, self.row_index].transpose(0, 1)  # (splits, batch, rows per split)
