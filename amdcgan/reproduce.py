@@ -364,8 +364,7 @@ def leakage_verdict(leakage: dict) -> Verdict:
     outcome = "agree" if outcomes == {"agree"} else "differ" if "differ" in outcomes else "inconclusive"
     first = next(iter(verdicts.values()))
     return Verdict("Fig. 6: leakage current grows with the noise level", outcome,
-                   first.criterion.replace("standard errors of the Monte Carlo estimate", "(strictly, no noise "
-                                           "allowance)") + ", for every crossbar size",
+                   first.criterion + ", for every crossbar size",
                    " ".join(f"{size}x{size}: {verdict.outcome}, {verdict.measured}" for size, verdict in
                             verdicts.items()), {str(size): verdict.figures for size, verdict in verdicts.items()})
 
@@ -376,9 +375,10 @@ def variability_verdicts(variability: dict) -> list[Verdict]:
     import numpy as np
 
     table = np.asarray(variability["table"], float)
-    names = ("(a) convolution filter output", "(b) mean filter output", "(c) dense layer input",
-             "(d) dense layer output current")
-    return [growth_verdict(f"Fig. 7{name[:3]} error {name[4:]} grows with variability", table[:, 0],
+    names = ("7a: the convolution filter output", "7b: the mean filter output", "7c: the dense layer input",
+             "7d: the dense layer output current")
+    return [growth_verdict(f"Fig. {name.split(':')[0]}: the error in{name.split(':')[1]} grows with variability",
+                           table[:, 0],
                            table[:, column], table[:, column] / np.sqrt(2 * variability["trials"]), "%")
             for column, name in enumerate(names, start=1)]
 
@@ -541,8 +541,10 @@ def epochs_verdict(metrics: list[dict], epochs: int) -> tuple[Verdict, dict]:
 
 
 def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
+    from functools import partial
+
     from amdcgan.gan.config import make_config
-    from amdcgan.gan.sweep import programming_sweep, sweep
+    from amdcgan.gan.sweep import programming_sweep, run_points, sweep
     from amdcgan.gan.train import train
 
     arch, out = ctx.arch(), ctx.out / "gan"
@@ -558,16 +560,22 @@ def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
 
         return training_events(log, label) if log else None
 
+    def announce(line: str) -> None:
+        if log:
+            log.write(f"  programmed: {line}")
+
     float_run = train(arch, out / "float", base.replace(mode="float", activation_tables={}, snapshot_epochs=()),
                       resume=True, progress=events("  training float"))
     insitu = train(arch, out / "insitu", base.replace(mode="insitu"), resume=True, progress=events("  training in-situ"))
     ctx.shared["run_stats"] = insitu["run_stats"]
     if ctx.quick:
-        device_sweeps = {name: programming_sweep(arch, out / f"sweep_{name}", name, values, base, out / "float")
+        device_sweeps = {name: programming_sweep(arch, out / f"sweep_{name}", name, values, base, out / "float",
+                                                 announce=announce)
                          for name, values in (("variability", VARIABILITY), ("levels", LEVELS))}
     else:
         point = base.replace(mode="insitu", epochs=FULL_SWEEP_EPOCHS, snapshot_epochs=())
-        device_sweeps = {name: sweep(arch, out / f"sweep_{name}", name, values, point)
+        runner = partial(run_points, progress=lambda label: events(f"  sweep point {label}"))
+        device_sweeps = {name: sweep(arch, out / f"sweep_{name}", name, values, point, runner=runner)
                          for name, values in (("variability", VARIABILITY), ("levels", LEVELS))}
     by_epoch = {row["epoch"]: row for row in insitu["metrics"]}
     final = insitu["final"]

@@ -127,10 +127,12 @@ def growth_verdict(claim: str, x, y, standard_error, unit: str = "") -> Verdict:
     else:
         outcome = "differ"
     values = ", ".join(f"{a:g}: {b:.3g}{unit}" for a, b in zip(x, y))
+    noisy = bool(np.any(np.asarray(standard_error, float) > 0))
     return Verdict(
         claim, outcome,
-        f"grows: Spearman rank correlation >= {GROWTH_RANK} and no step down larger than {NOISE_SIGMAS:g} standard "
-        f"errors of the Monte Carlo estimate",
+        f"grows: Spearman rank correlation >= {GROWTH_RANK} and "
+        + (f"no step down larger than {NOISE_SIGMAS:g} standard errors of the Monte Carlo estimate" if noisy
+           else "no step down at all (no noise allowance)"),
         f"Spearman {found['spearman']:.2f}, largest step down {found['largest_fall']:.3g}{unit} "
         f"({'within' if found['monotone_within_noise'] else 'beyond'} the noise); values {values}.",
         {**found, "x": list(map(float, x)), "y": list(map(float, y))})
