@@ -137,6 +137,12 @@ def _own_cells(own: dict, paper_row: dict) -> dict[str, tuple[float, float, floa
     return cells
 
 
+def _table_ii_criterion(comparison: dict) -> str:
+    tolerances = comparison["tolerances"]
+    return (f"every figure within tolerance: |ours / paper - 1| <= {100 * tolerances['power']:g}% for the powers, "
+            f"<= {100 * tolerances['time']:g}% for the times")
+
+
 def _table_ii_sections(training: dict, figure: Path) -> list[Section]:
     comparison = training["paper_comparison"]
     own_rows = {row["name"]: row for row in training["architecture"]["rows"]}
@@ -150,12 +156,13 @@ def _table_ii_sections(training: dict, figure: Path) -> list[Section]:
         own = own_rows.get(row["name"])
         if own is not None:
             cells = _own_cells(own, row)
-            headline.append(cells_verdict(f"Table II, {row['name']}: our architecture", cells))
+            headline.append(cells_verdict(f"Table II, {row['name']}: our architecture", cells,
+                                          criterion=_table_ii_criterion(comparison)))
             side_rows += [[row["name"], name, paper, ours, ours / paper] for name, (ours, paper, _) in cells.items()]
         fitted.append(cells_verdict(f"Table II, {row['name']}: paper's inputs with back-solved layer height",
                                     {name: (row["cells"][key]["ours"], paper, tolerance)
                                      for name, (paper, tolerance, key) in _paper_cells(row).items()},
-                                    back_solved=True))
+                                    back_solved=True, criterion=_table_ii_criterion(comparison)))
         fitted_rows += [[row["name"], name, paper, row["cells"][key]["ours"], row["cells"][key]["ratio"]]
                         for name, (paper, tolerance, key) in _paper_cells(row).items()]
     inputs, own_inputs = comparison["inputs"] or {}, training["architecture"]["inputs"]
@@ -235,7 +242,9 @@ def stage_estimate(ctx: Context) -> tuple[list[Section], dict]:
             title="Table I: CMOS components (180 nm)",
             paper="dropout switch 0.0033 mW / 14.5 um^2, OpAmp 7.4 mW / 558.3 um^2, thresholding 0.0586 mW / 0.8 um^2, "
                   "ReLU 23.3 mW / 951.1 um^2, crossbar switch 5 mW / 5 um^2.",
-            verdicts=[cells_verdict("Table I: the component library holds the paper's ten figures", table_i_cells)],
+            verdicts=[cells_verdict("Table I: the component library holds the paper's ten figures", table_i_cells,
+                                    criterion=f"each library figure equals the printed one within rounding: "
+                                              f"|ours / paper - 1| <= {100 * TABLE_I_TOLERANCE:g}%")],
             blocks=["The six circuits the paper uses without figures are tied to a Table I circuit by the assumption "
                     "stated in each row; they are ours, not the paper's.", table_i],
         ),

@@ -31,8 +31,10 @@ def ratio_verdict(claim: str, ours: float, paper: float, tolerance: float, unit:
                    {"ours": ours, "paper": paper, "ratio": ratio, "tolerance": tolerance}, back_solved)
 
 
-def cells_verdict(claim: str, cells: dict[str, tuple[float, float, float]], back_solved: bool = False) -> Verdict:
-    """Agree when every cell {name: (ours, paper, tolerance)} is within its tolerance; the worst cell is quoted."""
+def cells_verdict(claim: str, cells: dict[str, tuple[float, float, float]], back_solved: bool = False,
+                  criterion: str = "") -> Verdict:
+    """Agree when every cell {name: (ours, paper, tolerance)} is within its tolerance; the worst cell is quoted.
+    `criterion` words the tolerances for people (default: the tolerances found)."""
     ratios = {name: (ours / paper if paper else float("inf"), tolerance) for name, (ours, paper, tolerance) in
               cells.items()}
     misses = {name: ratio for name, (ratio, tolerance) in ratios.items() if abs(ratio - 1) > tolerance}
@@ -41,7 +43,7 @@ def cells_verdict(claim: str, cells: dict[str, tuple[float, float, float]], back
     measured = (f"{len(cells) - len(misses)} of {len(cells)} figures within tolerance; furthest: {worst} ours / paper "
                 f"= {ratios[worst][0]:.3g}" + (f" (outside: {', '.join(misses)})." if misses else "."))
     return Verdict(claim, "differ" if misses else "agree",
-                   f"every figure within its tolerance of the paper's ({' or '.join(tolerances)} of ours / paper - 1)",
+                   criterion or f"every figure within tolerance: |ours / paper - 1| <= {' or '.join(tolerances)}",
                    measured, {name: {"ours": ours, "paper": paper, "ratio": ratios[name][0], "tolerance": tolerance}
                               for name, (ours, paper, tolerance) in cells.items()}, back_solved)
 
