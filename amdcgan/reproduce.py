@@ -595,9 +595,7 @@ def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
         title="Fig. 1b: generated digits (in-situ training on the tile model)",
         paper="example digits after 100 training epochs of the analog DCGAN.",
         verdicts=[digits_verdict("Fig. 1b: the in-situ trained generator makes recognisable digits", final,
-                                 insitu["epochs"], PAPER_EPOCHS_FIG_1B),
-                  digits_verdict("the float DCGAN baseline makes recognisable digits", float_run["final"],
-                                 float_run["epochs"], PAPER_EPOCHS_FIG_1B)],
+                                 insitu["epochs"], PAPER_EPOCHS_FIG_1B)],
         blocks=[f"{how}. Quality: Frechet distance on the shipped classifier's features against the embedded real "
                 f"digits (real against real: about 20 at this sample size), classes generated, mean confidence. "
                 f"Writes per device: mean {stats['mean_updates_per_device']:.1f}, max "
