@@ -285,11 +285,13 @@ def _training(result: dict) -> Section:
             for row in comparison["rows"]
         ]
         blocks += [
-            f"The paper's Table II beside the same model run on the paper's inputs ({paper_inputs['weights']:,.0f} "
-            f"weights over 2 x {paper_inputs['layers_per_network']} equal layers of {paper_inputs['max_rows']} rows, "
-            f"{paper_inputs['images']:,} images, {paper_inputs['epochs']} epochs, V_write "
+            f"**Back-solved reading.** The paper's Table II beside the same model run on the paper's inputs "
+            f"({paper_inputs['weights']:,.0f} weights over 2 x {paper_inputs['layers_per_network']} equal layers of "
+            f"{paper_inputs['max_rows']} rows, a height read back from the paper's own times since it gives no layer "
+            f"shapes; {paper_inputs['images']:,} images, {paper_inputs['epochs']} epochs, V_write "
             f"{fmt(paper_inputs['v_write_v'])} V, R_on {fmt(paper_inputs['r_on_ohm'])} Ohm, R_off "
-            f"{fmt(paper_inputs['r_off_ohm'])} Ohm):",
+            f"{fmt(paper_inputs['r_off_ohm'])} Ohm). Agreement here shows the rule can give the printed figures, "
+            f"not that this architecture does; the table above is this architecture's own:",
             Table(["configuration", "cell", "paper", "ours", "ours / paper", "within tolerance"], cell_rows),
             "What the printed figures imply under this model (cycles per image = time / (rounds x pulse); devices at "
             "once = power x R / V^2):",
