@@ -511,8 +511,10 @@ def sweep_verdict(claim: str, parameter: str, summary: dict) -> Verdict:
     baseline, finding = summary.get("float_baseline"), summary["finding"]
     paper = finding["paper"]["value"]
     closeness = "within one sweep step" if parameter == "variability" else "within a factor of 2"
-    criterion = (f"baseline (float generator, unswept) must make {DIGITS_TEST}; then the last value that "
-                 f"keeps the quality ({finding['criterion']}) agrees when {closeness} of the paper's {paper}")
+    ours_is = ("the largest variability up to which every point keeps the quality" if parameter == "variability"
+               else "the fewest levels that keep the quality")
+    criterion = (f"baseline (float generator, unswept) must make {DIGITS_TEST}; then {ours_is} "
+                 f"({finding['criterion']}) agrees when {closeness} of the paper's {paper}")
     ours = finding.get("ours")
     figures = {"baseline": baseline, "ours": ours, "paper": paper, "points": summary["points"]}
     if not recognisable(baseline):
