@@ -15,10 +15,12 @@ from PIL import Image
 from amdcgan.cli import main
 from amdcgan.hdl.floorplan import build_floorplan
 from amdcgan.hdl.graph import build_graph
+from amdcgan.hdl.loader import resolve_library, shipped_names
 from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.spec import TileLimits
 from amdcgan.layout import cells, drc, measure_areas, write_layout
 from amdcgan.layout.chip import build_tile
+from amdcgan.layout.lyp import write_layer_properties
 from amdcgan.layout.measure import TILE_ID_PROPERTY, placements, read_gds
 from amdcgan.layout.pdk import activate_pdk
 
@@ -207,3 +209,13 @@ def test_reference_chip_holds_every_memristor(reference_arch, tmp_path):
     assert result["memristors"] == build_graph(reference_arch).summary()["total"]["memristors"]["total"]
     assert result["tile_instances"] == len(plan.tiles())
     assert result["drc_violations"] == []
+
+
+@pytest.mark.parametrize("name", shipped_names("technology"))
+def test_every_shipped_technology_gets_layer_properties_for_all_its_layers(name, tmp_path):
+    technology = resolve_library("technology", name, "test", None)
+    path = write_layer_properties(technology, tmp_path / f"{name}.lyp")
+    nodes = ElementTree.parse(path).getroot().findall("properties")
+    sources = {node.findtext("source") for node in nodes}
+    assert sources == {f"{spec.layer}/{spec.datatype}@1" for _, spec in technology.layers}
+    assert all(node.findtext("name") and node.findtext("fill-color").startswith("#") for node in nodes)
