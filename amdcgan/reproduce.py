@@ -555,6 +555,7 @@ def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
     from functools import partial
 
     from amdcgan.gan.config import make_config
+    from amdcgan.gan.plots import save_learning_curves
     from amdcgan.gan.sweep import programming_sweep, run_points, sweep
     from amdcgan.gan.train import train
 
@@ -628,6 +629,8 @@ def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
                     Figure(f"quality against {name} ({setting})", Path(summary["paths"]["plot"]))],
         ))
     verdict, best = epochs_verdict(insitu["metrics"], insitu["epochs"])
+    curves = save_learning_curves({"in-situ": insitu["metrics"], "float": float_run["metrics"]},
+                                  out / "learning_curves.png", best)
     shown = sorted({*snapshots, best["epoch"]} & set(by_epoch))
     epoch_rows = [_quality_row(f"epoch {epoch}" + (" (best)" if epoch == best["epoch"] else ""), by_epoch[epoch])
                   for epoch in shown]
@@ -637,6 +640,8 @@ def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
         verdicts=[verdict],
         blocks=[f"Every epoch of the in-situ run is scored (gan/insitu/metrics.csv); shown: the snapshots and the best "
                 f"epoch.", Table(["snapshot", "epoch", "FID", "classes", "confidence"], epoch_rows),
+                Figure("learning curves: FID (log axis) and classes per epoch, in-situ and float, best epoch marked",
+                       curves),
                 *[Figure(f"epoch {row['epoch']}" + (" (best)" if row["epoch"] == best["epoch"] else ""), Path(path))
                   for path, row in zip(insitu["paths"]["samples"], insitu["metrics"]) if row["epoch"] in shown]],
     ))

@@ -116,3 +116,28 @@ def save_quality_plot(points: list[dict], parameter: str, path: Path, baseline: 
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return _save(figure, path)
+
+
+def save_learning_curves(runs: dict[str, list[dict]], path: Path, best: dict | None = None) -> Path:
+    """FID and digit classes against the epoch for each run's metrics rows, `best` (a row) marked."""
+    plt = _pyplot()
+    figure, (fid_axis, class_axis) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for label, rows in runs.items():
+        scored = [row for row in rows if "fid" in row]
+        epochs = [row["epoch"] for row in scored]
+        fid_axis.plot(epochs, [row["fid"] for row in scored], "o-", label=label)
+        class_axis.plot(epochs, [row["classes"] for row in scored], "o-", label=label)
+    if best:
+        fid_axis.plot([best["epoch"]], [best["fid"]], "r*", markersize=12, label=f"best: epoch {best['epoch']}")
+    from matplotlib.ticker import MaxNLocator
+
+    for axis, label in ((fid_axis, "FID (lower is better)"), (class_axis, "digit classes generated")):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fid_axis.set_yscale("log")
+    class_axis.set_ylim(0, 10.5)
+    figure.tight_layout()
+    return _save(figure, path)
