@@ -45,10 +45,7 @@ class Task:
             self.log.write(f"{self.label}: {status} ({self.timing()})")
 
     def note(self, text: str) -> None:
-        if self.log.rich:
-            self.log.rich.console.print(f"{self.label}: {text}")
-        else:
-            self.log.write(f"{self.label}: {text} ({self.timing()})")
+        self.log.write(f"{self.label}: {text}" + ("" if self.log.rich else f" ({self.timing()})"))
 
     def close(self) -> None:
         if self.log.rich:
@@ -84,7 +81,11 @@ class ProgressLog:
         return Task(self, label, total, completed)
 
     def write(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        """A line above the bars on a terminal, a plain line elsewhere."""
+        if self.rich:
+            self.rich.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self.stream, flush=True)
 
 
 def _is_terminal(stream: TextIO) -> bool:
