@@ -134,10 +134,10 @@ def write_sweep(architecture: Architecture, out_dir: Path, parameter: str, value
     grid = save_sweep_grid(rows, out_dir / f"sweep_{parameter}.png", title)
     plot = save_quality_plot(points, parameter, out_dir / f"quality_{parameter}.png", baseline,
                              log_x=parameter == "levels", title=title.replace("samples", "quality"))
-    for point, (_, samples) in zip(points, rows):
-        point["samples"] = str(save_samples(samples, out_dir / "samples" / f"{parameter}_{point['value']}")["npy"])
+    arrays = [str(save_samples(samples, out_dir / "samples" / f"{parameter}_{point['value']}")["npy"])
+              for point, (_, samples) in zip(points, rows)]
     text = io.StringIO()
-    writer = csv.DictWriter(text, [key for key in points[0] if key != "samples"], extrasaction="ignore")
+    writer = csv.DictWriter(text, list(points[0]))
     writer.writeheader()
     writer.writerows(points)
     write_text_atomic(out_dir / f"sweep_{parameter}.csv", text.getvalue())
@@ -146,7 +146,7 @@ def write_sweep(architecture: Architecture, out_dir: Path, parameter: str, value
         "config": config.model_dump(mode="json"), "points": points, "float_baseline": baseline,
         "finding": tolerance_finding(parameter, points),
         "paths": {"grid": str(grid), "digits": str(grid.with_name(grid.stem + "_digits.png")), "plot": str(plot),
-                  "csv": str(out_dir / f"sweep_{parameter}.csv")},
+                  "csv": str(out_dir / f"sweep_{parameter}.csv"), "samples": arrays},  # samples: one .npy per point
     }
     write_json_atomic(out_dir / f"sweep_{parameter}.json", summary)
     return summary

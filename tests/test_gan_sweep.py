@@ -30,7 +30,7 @@ def test_levels_sweep_writes_grid_plot_and_tables(small_arch, tmp_path):
     assert json.loads((tmp_path / "sweep_levels.json").read_text())["points"] == summary["points"]
     assert (tmp_path / "levels_2" / "config.json").exists() and (tmp_path / "levels_16" / "config.json").exists()
     # Every point's raw samples, and the sweep's rows undecorated: 10 digits of 28 px per row, 2 px black gaps.
-    arrays = [np.load(point["samples"]) for point in summary["points"]]
+    arrays = [np.load(path) for path in summary["paths"]["samples"]]
     assert all(array.shape == (32, 1, 28, 28) and array.dtype == np.float32 for array in arrays)
     assert np.array_equal(arrays[1], np.load(tmp_path / "levels_16" / "samples_epoch001.npy"))
     digits = np.asarray(Image.open(summary["paths"]["digits"]))
@@ -104,7 +104,7 @@ def test_programming_sweep_programs_one_trained_generator(small_arch, tmp_path):
     # Fine levels reproduce the ideal-device generator's images closely; two levels spoil them more.
     assert fine["rms_to_ideal"] < 0.1 * coarse["rms_to_ideal"]
     assert (tmp_path / "sweep" / "sweep_levels.png").stat().st_size > 0
-    assert [np.load(point["samples"]).shape for point in summary["points"]] == [(32, 1, 28, 28)] * 2
+    assert [np.load(path).shape for path in summary["paths"]["samples"]] == [(32, 1, 28, 28)] * 2
     assert not (tmp_path / "sweep" / "levels_2").exists()  # nothing was trained per point
     with pytest.raises(UserError, match="no training run there"):
         programming_sweep(arch, tmp_path / "x", "levels", [2], make_config(**QUICK), tmp_path / "sweep")
