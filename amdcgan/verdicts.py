@@ -52,14 +52,19 @@ def cells_verdict(claim: str, cells: dict[str, tuple[float, float, float]], back
 # Settling (Fig. 4)
 
 
+def full_scale(signal: np.ndarray) -> float:
+    """A signal's full scale: its largest magnitude in the trace."""
+    return float(np.max(np.abs(signal))) or np.finfo(float).eps
+
+
 def settling_times(time_s: np.ndarray, signal: np.ndarray, step_s: float, band: float = SETTLING_BAND,
                    tail: float = SETTLED_TAIL) -> list[float]:
     """For each input pulse [k step, (k+1) step): the time from its start after which `signal` stays within
-    `band` x the trace's full range of its final value (the mean over the pulse's last `tail`)."""
-    tolerance = band * float(np.ptp(signal)) or np.finfo(float).eps
+    `band` x its full scale of its final value (the mean over the pulse's last `tail`)."""
+    tolerance = band * full_scale(signal)
     times = []
     for start in np.arange(0.0, float(time_s[-1]) - step_s / 2, step_s):
-        inside = (time_s >= start) & (time_s <= start + step_s)
+        inside = (time_s >= start) & (time_s < start + step_s)
         t, x = time_s[inside] - start, signal[inside]
         final = float(np.mean(x[t >= (1 - tail) * step_s]))
         outside = np.nonzero(np.abs(x - final) > tolerance)[0]
@@ -67,19 +72,33 @@ def settling_times(time_s: np.ndarray, signal: np.ndarray, step_s: float, band: 
     return times
 
 
+def tail_drift(time_s: np.ndarray, signal: np.ndarray, step_s: float, tail: float = SETTLED_TAIL) -> float:
+    """The largest change of `signal` over the last `tail` of any pulse, as a fraction of its full scale: what is
+    still moving when the pulse is read."""
+    drifts = []
+    for start in np.arange(0.0, float(time_s[-1]) - step_s / 2, step_s):
+        late = (time_s >= start + (1 - tail) * step_s) & (time_s < start + step_s)
+        drifts.append(float(np.ptp(signal[late])) if late.any() else 0.0)
+    return max(drifts) / full_scale(signal)
+
+
 def settling_verdict(claim: str, time_s: np.ndarray, signals: dict[str, np.ndarray], step_s: float) -> Verdict:
     """Agree when every signal settles (see `settling_times`) before the last tenth of every pulse."""
     limit = (1 - SETTLED_TAIL) * step_s
     worst = {name: max(settling_times(time_s, values, step_s)) for name, values in signals.items()}
+    drift = {name: tail_drift(time_s, values, step_s) for name, values in signals.items()}
     slowest = max(worst, key=worst.get)
-    outcome = "agree" if worst[slowest] < limit else "differ"
+    outcome = "agree" if worst[slowest] < limit and max(drift.values()) <= SETTLING_BAND else "differ"
     return Verdict(
         claim, outcome,
-        f"settling time (until the signal stays within {SETTLING_BAND:.0%} of its full range around its final "
-        f"value) below {limit * 1e9:.0f} ns of each {step_s * 1e9:.0f} ns pulse",
+        f"settling time (until the signal stays within {SETTLING_BAND:.0%} of its full scale, its largest magnitude "
+        f"in the trace, around its final value) below {limit * 1e9:.0f} ns of each {step_s * 1e9:.0f} ns pulse, and "
+        f"no more than {SETTLING_BAND:.0%} of full scale of change over the pulse's last tenth",
         f"slowest: {slowest} after {worst[slowest] * 1e9:.1f} ns; per signal (worst pulse): "
-        + ", ".join(f"{name} {value * 1e9:.1f} ns" for name, value in worst.items()) + ".",
-        {"settling_time_s": worst, "limit_s": limit, "step_s": step_s})
+        + ", ".join(f"{name} {value * 1e9:.1f} ns" for name, value in worst.items())
+        + f". Still moving over a pulse's last tenth: at most {100 * max(drift.values()):.2g}% of full scale "
+          f"({max(drift, key=drift.get)}).",
+        {"settling_time_s": worst, "tail_drift_of_full_scale": drift, "limit_s": limit, "step_s": step_s})
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -113,3 +113,13 @@ def test_variability_verdicts_flip_with_the_data():
     assert {v.outcome for v in job.variability_verdicts({"table": rising, "trials": 4})} == {"agree"}
     falling = [[row[0], *[5 - value for value in row[1:]]] for row in rising]
     assert {v.outcome for v in job.variability_verdicts({"table": falling, "trials": 4})} == {"differ"}
+
+
+def test_settling_is_judged_against_full_scale_and_reports_the_drift():
+    time_s = np.arange(0, 2 * STEP, 1e-9)
+    # 100 uA with a slow ramp inside each pulse: 0.5% per pulse settles; 20% still moves 1.7% in the last tenth.
+    for ramp, outcome in ((0.005, "agree"), (0.2, "differ")):
+        current = 100e-6 * (1 + ramp * (time_s % STEP) / STEP)
+        verdict = settling_verdict("ramp", time_s, {"i": current}, STEP)
+        assert verdict.outcome == outcome
+        assert verdict.figures["tail_drift_of_full_scale"]["i"] == pytest.approx(ramp * 0.1 / (1 + ramp), rel=0.15)  # the last tenth, sampled every ns
