@@ -213,10 +213,10 @@ def reproduce(
     seed: int = typer.Option(0, "--seed", help="seed of every random choice"),
     only: Optional[str] = typer.Option(None, "--only", help="comma-separated stages to run (default: all)"),
 ) -> None:
-    """Run every part on the reference architectures; write DIR/index.html and DIR/report.md beside the paper."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    """Run every part on the reference architectures; write DIR/index.html, DIR/report.md and DIR/reproduce.json
+    (every verdict and figure) beside the paper."""
     from amdcgan import reproduce as job
+    from amdcgan.progress import ProgressLog
 
     if device not in ("auto", "cpu", "cuda"):
         raise UserError(f"--device: expected cpu, cuda or auto, got {device!r}")
@@ -229,10 +229,8 @@ def reproduce(
         raise UserError(f"--data: {data} is not a folder")
     ctx = job.Context(out=output, quick=quick, device=device, seed=seed, data_dir=data,
                       reference=job.EXAMPLES / "am_dcgan_mnist.yaml", small=job.EXAMPLES / "small_system.yaml")
-    columns = (TextColumn("[bold blue]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        outcomes = job.reproduce(ctx, progress, selected)
+    with ProgressLog(console.file) as log:
+        outcomes = job.reproduce(ctx, log, selected)
     table = Table(title="reproduce")
     for header in ("stage", "status", "seconds", "note"):
         table.add_column(header)
@@ -240,7 +238,7 @@ def reproduce(
         colour = {"done": "green", "skipped": "yellow", "failed": "red"}[outcome.status]
         table.add_row(outcome.name, f"[{colour}]{outcome.status}[/{colour}]", f"{outcome.seconds:.1f}", outcome.reason)
     console.print(table)
-    console.print(f"report: {output / 'index.html'} and {output / 'report.md'}")
+    console.print(f"report: {output / 'index.html'}, {output / 'report.md'} and {output / 'reproduce.json'}")
     if any(outcome.status == "failed" for outcome in outcomes):
         raise typer.Exit(1)
 

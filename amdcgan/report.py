@@ -1,14 +1,20 @@
-"""The reproduction report: sections that set each of the paper's tables and figures beside ours, written as
-Markdown and as an offline HTML page (images beside it, referenced by relative paths)."""
+"""One report renderer for every report of the package (the reproduction, the estimate): a `Document` of sections,
+each a list of blocks (paragraphs, tables, figures) with the paper's claim and the verdicts computed beside it,
+rendered through Jinja2 templates as Markdown and as HTML (escaped), from the same data so that both say the same.
+
+Every number in a table goes through `fmt`, the one number formatter.
+"""
 
 from __future__ import annotations
 
-import html
+import base64
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from amdcgan.fileio import write_text_atomic
+
+OUTCOMES = ("agree", "differ", "not comparable", "inconclusive")
 
 
 @dataclass
@@ -18,114 +24,149 @@ class Table:
 
 
 @dataclass
-class Section:
-    """One of the paper's tables or figures beside ours."""
+class Figure:
+    """An image: a file the report links to (`path`), or bytes embedded in a self-contained page (`png`)."""
 
-    title: str  # e.g. "Table II: training time and power"
-    paper: str  # what the paper reports
-    verdict: str  # agrees / differs by how much, and why
-    text: str = ""
-    tables: list[Table] = field(default_factory=list)
-    images: list[tuple[Path, str]] = field(default_factory=list)  # (path, caption)
+    caption: str
+    path: Path | None = None
+    png: bytes | None = None
+    name: str = ""  # file name without suffix when written from bytes; default: from the caption
 
 
 @dataclass
-class StageOutcome:
-    name: str
-    status: str  # done | skipped | failed
-    reason: str = ""
-    seconds: float = 0.0
-    sections: list[Section] = field(default_factory=list)
+class Verdict:
+    """One comparison with the paper, decided by `criterion` from the numbers in `figures`."""
+
+    claim: str  # what is judged, e.g. "Fig. 4: each signal settles within its 100 ns pulse"
+    outcome: str  # one of OUTCOMES
+    criterion: str  # the test and its threshold, printed beside the outcome
+    measured: str  # what the data show, in words and numbers
     figures: dict = field(default_factory=dict)
+    back_solved: bool = False  # judged on an input fitted to the paper's own numbers: a fit, not a test
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"verdict outcome {self.outcome!r}: expected one of {OUTCOMES}")
+
+    def as_dict(self) -> dict:
+        return {"claim": self.claim, "outcome": self.outcome, "criterion": self.criterion, "measured": self.measured,
+                "back_solved": self.back_solved, "figures": self.figures}
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
+@dataclass
+class Section:
+    title: str
+    paper: str = ""  # what the paper reports; empty for sections of ours only
+    verdicts: list[Verdict] = field(default_factory=list)
+    blocks: list = field(default_factory=list)  # str paragraphs, Tables and Figures
+
+
+@dataclass
+class Document:
+    title: str
+    intro: str = ""
+    sections: list[Section] = field(default_factory=list)
+    stages: Table | None = None  # how each part of the job went
+
+    def verdicts(self) -> list[Verdict]:
+        return [verdict for section in self.sections for verdict in section.verdicts]
+
+    def scoreboard(self) -> dict:
+        """How many verdicts came out each way, and how many of them were judged on back-solved inputs."""
+        verdicts = self.verdicts()
+        return {"total": len(verdicts), **{outcome: sum(v.outcome == outcome for v in verdicts) for outcome in OUTCOMES},
+                "back_solved": sum(v.back_solved for v in verdicts)}
+
+
+def fmt(value, digits: int = 4) -> str:
+    """The one number formatter: thousands separators for integers, `digits` significant digits, scientific
+    notation outside 1e-3..1e6; None is '-', booleans 'yes'/'no', anything else its text."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, int):
         return f"{value:,}"
-    return str(value)
+    if not isinstance(value, float):
+        return str(value)
+    if value == 0:
+        return "0"
+    if value != value:  # NaN
+        return "-"
+    if abs(value) >= 1e6 or abs(value) < 1e-3:
+        return f"{value:.{digits - 1}e}"
+    return f"{value:,.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
 
 
-def _markdown_table(table: Table) -> str:
-    lines = ["| " + " | ".join(table.headers) + " |", "|" + "---|" * len(table.headers)]
-    lines += ["| " + " | ".join(_cell(value).replace("|", "\\|") for value in row) + " |" for row in table.rows]
-    return "\n".join(lines)
+def _environment():
+    import jinja2
 
-
-def _relative(path: Path, root: Path) -> str:
-    return Path(os.path.relpath(path, root)).as_posix()
-
-
-def to_markdown(title: str, intro: str, stages: list[StageOutcome], root: Path) -> str:
-    parts = [f"# {title}", "", intro, "", "## Stages", "",
-             _markdown_table(Table(["stage", "status", "time (s)", "note"],
-                                   [[s.name, s.status, f"{s.seconds:.1f}", s.reason] for s in stages])), ""]
-    for stage in stages:
-        for section in stage.sections:
-            parts += [f"## {section.title}", "", f"**Paper:** {section.paper}", "", f"**Verdict:** {section.verdict}", ""]
-            if section.text:
-                parts += [section.text, ""]
-            for table in section.tables:
-                parts += [_markdown_table(table), ""]
-            for path, caption in section.images:
-                parts += [f"![{caption}]({_relative(path, root)})", "", f"*{caption}*", ""]
-    return "\n".join(parts)
-
-
-STYLE = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1100px; margin: 2em auto;
-       padding: 0 1em; color: #1d2330; line-height: 1.45; }
-h1 { border-bottom: 3px solid #2b6cb0; padding-bottom: .3em; }
-h2 { margin-top: 2em; color: #2b6cb0; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
-th, td { border: 1px solid #cbd5e0; padding: 4px 9px; text-align: right; }
-th { background: #edf2f7; } td:first-child, th:first-child { text-align: left; }
-.paper { background: #fffbea; border-left: 4px solid #d69e2e; padding: .5em 1em; }
-.verdict { background: #ebf8ff; border-left: 4px solid #2b6cb0; padding: .5em 1em; }
-figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; max-width: 100%; }
-figure img { max-width: 100%; border: 1px solid #e2e8f0; }
-figcaption { font-size: .9em; color: #4a5568; max-width: 520px; }
-.done { color: #276749; } .skipped { color: #b7791f; } .failed { color: #c53030; }
-pre { white-space: pre-wrap; background: #f7fafc; padding: .6em; }
-"""
-
-
-def _html_table(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in table.headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>" for row in table.rows
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("amdcgan", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    environment.filters["fmt"] = fmt
+    environment.filters["md_cell"] = lambda value: fmt(value).replace("|", "\\|").replace("\n", " ")
+    environment.filters["marked"] = _marked
+    environment.tests["table"] = lambda block: isinstance(block, Table)
+    environment.tests["figure"] = lambda block: isinstance(block, Figure)
+    return environment
 
 
-def to_html(title: str, intro: str, stages: list[StageOutcome], root: Path) -> str:
-    esc = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
-             f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1><p>{esc(intro)}</p><h2>Stages</h2>"]
-    rows = "".join(
-        f"<tr><td>{esc(s.name)}</td><td class='{s.status}'>{esc(s.status)}</td><td>{s.seconds:.1f}</td>"
-        f"<td>{esc(s.reason)}</td></tr>" for s in stages
-    )
-    parts.append(f"<table><thead><tr><th>stage</th><th>status</th><th>time (s)</th><th>note</th></tr></thead>"
-                 f"<tbody>{rows}</tbody></table>")
-    for stage in stages:
-        for section in stage.sections:
-            parts.append(f"<h2>{esc(section.title)}</h2>")
-            parts.append(f"<p class='paper'><b>Paper:</b> {esc(section.paper)}</p>")
-            parts.append(f"<p class='verdict'><b>Verdict:</b> {esc(section.verdict)}</p>")
-            if section.text:
-                parts.append(f"<pre>{esc(section.text)}</pre>")
-            parts += [_html_table(table) for table in section.tables]
-            for path, caption in section.images:
-                parts.append(f"<figure><img src='{esc(_relative(path, root))}' alt='{esc(caption)}'>"
-                             f"<figcaption>{esc(caption)}</figcaption></figure>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+def _marked(text: str):
+    """Escaped text with the Markdown form's **bold** and `code` markers and line breaks as HTML."""
+    from markupsafe import Markup, escape
+
+    escaped = str(escape(text))
+    for marker, tag in (("**", "b"), ("`", "code")):
+        while escaped.count(marker) >= 2:
+            escaped = escaped.replace(marker, f"<{tag}>", 1).replace(marker, f"</{tag}>", 1)
+    return Markup(escaped.replace("\n\n", "<br><br>").replace("\n", "<br>"))
 
 
-def write_report(root: Path, title: str, intro: str, stages: list[StageOutcome]) -> list[Path]:
-    return [
-        write_text_atomic(root / "report.md", to_markdown(title, intro, stages, root)),
-        write_text_atomic(root / "index.html", to_html(title, intro, stages, root)),
-    ]
+def _image_source(figure: Figure, root: Path, embed: bool) -> str:
+    if embed or figure.path is None:
+        return "data:image/png;base64," + base64.b64encode(figure.png or figure.path.read_bytes()).decode("ascii")
+    return Path(os.path.relpath(figure.path, root)).as_posix()
+
+
+def render(document: Document, root: Path, fmt_name: str, embed_images: bool = False, figure_folder: str = "") -> str:
+    """`fmt_name` "md" or "html". Images are linked relative to `root`, or embedded (`embed_images`); figures
+    given only as bytes are linked as `figure_folder`/NAME in Markdown, where the caller writes them."""
+    sources = {}
+    for section in document.sections:
+        for block in section.blocks:
+            if isinstance(block, Figure):
+                if fmt_name == "md" and block.path is None:
+                    sources[id(block)] = f"{figure_folder}/{figure_file_name(block)}"
+                else:
+                    sources[id(block)] = _image_source(block, root, embed_images and fmt_name == "html")
+    template = _environment().get_template(f"report.{fmt_name}")
+    return template.render(document=document, scoreboard=document.scoreboard(), outcomes=OUTCOMES,
+                           source=lambda figure: sources[id(figure)])
+
+
+def _slug(caption: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in caption.lower()).strip("_")[:60]
+
+
+def figure_file_name(figure: Figure) -> str:
+    """Where the Markdown form expects a figure given only as bytes, inside its figure folder."""
+    return f"{figure.name or _slug(figure.caption)}.png"
+
+
+def write_report(document: Document, root: Path, markdown: str = "report.md", page: str = "index.html",
+                 embed_images: bool = False, figure_folder: str = "figures") -> list[Path]:
+    """The Markdown and HTML forms of `document` in `root`; figures given as bytes are written to
+    `root/figure_folder` for the Markdown form (the HTML page embeds them)."""
+    from amdcgan.fileio import write_bytes_atomic
+
+    written = []
+    for section in document.sections:
+        for block in section.blocks:
+            if isinstance(block, Figure) and block.path is None:
+                written.append(write_bytes_atomic(root / figure_folder / figure_file_name(block), block.png))
+    written.append(write_text_atomic(root / markdown, render(document, root, "md", figure_folder=figure_folder)))
+    written.append(write_text_atomic(root / page, render(document, root, "html", embed_images)))
+    return written

@@ -16,6 +16,7 @@ from amdcgan.layout import cells
 from amdcgan.layout.chip import build_chip, write_gds
 from amdcgan.layout.design_rules import drc
 from amdcgan.layout.measure import placements
+from amdcgan.layout.names import MEMRISTOR_CELLS
 from amdcgan.layout.pdk import activate_pdk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,9 +35,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         chip, build_s = timed(lambda: build_chip(arch, floorplan))
-        chip_gds, write_s = timed(lambda: write_gds(chip, folder / "chip.gds"))
+        chip_gds, write_s = timed(lambda: write_gds(chip, folder / "chip.gds", arch.technology, arch.name))
         placed = placements(chip_gds)
-        memristors = sum(n for name, n in placed.items() if name.startswith(("junction", "load_memristor")))
+        memristors = sum(n for name, n in placed.items() if name in MEMRISTOR_CELLS)
         violations, drc_s = timed(lambda: drc(chip_gds, arch.technology))
         chip_bytes = chip_gds.stat().st_size
         print(f"reference chip: {len(floorplan.tiles)} tiles, {memristors:,} memristors")
@@ -45,10 +46,10 @@ def main() -> None:
 
         activate_pdk(arch.technology)
         array = cells.crossbar(rows=FLAT_SIZE, columns=FLAT_SIZE)
-        hier_gds, hier_s = timed(lambda: write_gds(array, folder / "array.gds"))
+        hier_gds, hier_s = timed(lambda: write_gds(array, folder / "array.gds", arch.technology, "array"))
         flat = array.dup()
         flat.flatten()
-        flat_gds, flat_s = timed(lambda: write_gds(flat, folder / "flat.gds"))
+        flat_gds, flat_s = timed(lambda: write_gds(flat, folder / "flat.gds", arch.technology, "flat"))
         hier_bytes, flat_bytes = hier_gds.stat().st_size, flat_gds.stat().st_size
         print(f"{FLAT_SIZE}x{FLAT_SIZE} crossbar ({FLAT_SIZE * FLAT_SIZE:,} junctions):")
         print(f"  flat GDS: write {flat_s:.3f} s, {flat_bytes / 1e6:.3f} MB; "

@@ -1,52 +1,15 @@
-"""The estimate as a report: report.md (figures beside it), report.json, and a self-contained report.html.
-
-Both text forms are rendered from one list of sections (paragraphs, tables, figures), so they always say the same.
-"""
+"""The estimate as a report: report.md (figures beside it), report.json, and a self-contained report.html, both
+text forms rendered by the package's one report renderer from the same sections."""
 
 from __future__ import annotations
 
-import base64
-import html
 import io
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from amdcgan.fileio import write_bytes_atomic, write_json_atomic, write_text_atomic
+from amdcgan.fileio import write_json_atomic
+from amdcgan.report import Document, Figure, Section, Table, fmt, write_report as write_document
 
 from .area import UM2_PER_MM2
-
-
-@dataclass
-class Table:
-    headers: list[str]
-    rows: list[list[str]]
-
-
-@dataclass
-class Figure:
-    name: str  # file name without suffix
-    png: bytes
-    caption: str
-
-
-@dataclass
-class Section:
-    title: str
-    blocks: list = field(default_factory=list)  # str paragraphs, Tables and Figures
-
-
-def fmt(value, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if value == 0:
-        return "0"
-    if abs(value) >= 1e6 or abs(value) < 1e-3:
-        return f"{value:.{digits - 1}e}"
-    return f"{value:,.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
 
 
 def pulse_label(width: str) -> str:
@@ -145,17 +108,16 @@ def figures(result: dict) -> dict[str, Figure]:
                     **{f"memristor {k}": v for k, v in total_area["memristors_um2"].items()}}
     power_by_kind = {**power["total"]["static_w"], "crossbar read": power["total"]["crossbar_read_w"]}
     made = [
-        Figure("area_per_layer", _stacked_bars("Area per layer (component sum)", "mm^2", area_by_layer),
-               "Area per layer, stacked by component kind (counts x Table I areas, memristors x pitch^2)."),
-        Figure("area_per_kind", _kind_bars("Area per component kind", "um^2 (log)", area_by_kind),
-               "Area per component kind over the whole accelerator."),
-        Figure("power_per_layer", _stacked_bars("Power per layer, all on", "W", power_by_layer),
-               "Power per layer with every circuit on, stacked by component kind."),
-        Figure("power_per_kind", _kind_bars("Power per component kind, all on", "W (log)", power_by_kind),
-               "Power per component kind over the whole accelerator, all on."),
-        Figure("training_time", _training_bars(result),
-               "Training time per update configuration and write-pulse width: ours for this architecture beside "
-               "the paper's Table II (hatched)."),
+        Figure("Area per layer, stacked by component kind (counts x Table I areas, memristors x pitch^2).",
+               png=_stacked_bars("Area per layer (component sum)", "mm^2", area_by_layer), name="area_per_layer"),
+        Figure("Area per component kind over the whole accelerator.",
+               png=_kind_bars("Area per component kind", "um^2 (log)", area_by_kind), name="area_per_kind"),
+        Figure("Power per layer with every circuit on, stacked by component kind.",
+               png=_stacked_bars("Power per layer, all on", "W", power_by_layer), name="power_per_layer"),
+        Figure("Power per component kind over the whole accelerator, all on.",
+               png=_kind_bars("Power per component kind, all on", "W (log)", power_by_kind), name="power_per_kind"),
+        Figure("Training time per update configuration and write-pulse width: ours for this architecture beside "
+               "the paper's Table II (hatched).", png=_training_bars(result), name="training_time"),
     ]
     return {figure.name: figure for figure in made}
 
@@ -179,7 +141,7 @@ def _summary(result: dict) -> Section:
         ["cycles per image", ", ".join(f"{k} {v:,}" for k, v in result["cycles_per_image"].items())],
     ]
     technology = result["technology"]
-    return Section("Summary", [
+    return Section("Summary", blocks=[
         f"Architecture `{result['architecture']}` on `{technology['name']}` ({fmt(technology['node_nm'])} nm) with "
         f"the `{result['components_library']}` component library.",
         Table(["figure", "value"], rows),
@@ -196,7 +158,7 @@ def _by_hand(result: dict) -> Section:
     total_area = sum(row["area_um2"] for row in result["by_hand"])
     total_power = sum(row["power_w"] for row in result["by_hand"])
     rows.append(["total", "", "", "", fmt(total_area), fmt(total_power), "all on"])
-    return Section("Counts and unit figures (redo the sum by hand)", [
+    return Section("Counts and unit figures (redo the sum by hand)", blocks=[
         "Every circuit and memristor kind with its count from the tile plan and its unit figure from the component "
         "library; area = count x unit area, power = count x unit power (all on).",
         Table(["kind", "count", "unit area (um^2)", "unit power (mW)", "area (um^2)", "power (W)", "source"], rows),
@@ -244,7 +206,7 @@ def _area(result: dict) -> Section:
                   [[tile, fmt(row["floorplan_um2"]), fmt(row["layout_um2"]), fmt(row["ratio"])]
                    for tile, row in list(layout["tiles"].items())[:40]]),
         ]
-    return Section("Area", blocks)
+    return Section("Area", blocks=blocks)
 
 
 def _power(result: dict) -> Section:
@@ -275,7 +237,7 @@ def _power(result: dict) -> Section:
             Table(["dropout after", "rate", "switched off", "power after switch (W)", "saved, all on (W)",
                    "saved, duty-cycled (W)"], dropout_rows),
         ]
-    return Section("Power", blocks)
+    return Section("Power", blocks=blocks)
 
 
 def _training_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
@@ -323,11 +285,13 @@ def _training(result: dict) -> Section:
             for row in comparison["rows"]
         ]
         blocks += [
-            f"The paper's Table II beside the same model run on the paper's inputs ({paper_inputs['weights']:,.0f} "
-            f"weights over 2 x {paper_inputs['layers_per_network']} equal layers of {paper_inputs['max_rows']} rows, "
-            f"{paper_inputs['images']:,} images, {paper_inputs['epochs']} epochs, V_write "
+            f"**Back-solved reading.** The paper's Table II beside the same model run on the paper's inputs "
+            f"({paper_inputs['weights']:,.0f} weights over 2 x {paper_inputs['layers_per_network']} equal layers of "
+            f"{paper_inputs['max_rows']} rows, a height read back from the paper's own times since it gives no layer "
+            f"shapes; {paper_inputs['images']:,} images, {paper_inputs['epochs']} epochs, V_write "
             f"{fmt(paper_inputs['v_write_v'])} V, R_on {fmt(paper_inputs['r_on_ohm'])} Ohm, R_off "
-            f"{fmt(paper_inputs['r_off_ohm'])} Ohm):",
+            f"{fmt(paper_inputs['r_off_ohm'])} Ohm). Agreement here shows the rule can give the printed figures, "
+            f"not that this architecture does; the table above is this architecture's own:",
             Table(["configuration", "cell", "paper", "ours", "ours / paper", "within tolerance"], cell_rows),
             "What the printed figures imply under this model (cycles per image = time / (rounds x pulse); devices at "
             "once = power x R / V^2):",
@@ -349,7 +313,7 @@ def _training(result: dict) -> Section:
         if run["energy_from_pulses"]:
             blocks.append("Write energy from the counted pulses: " + "; ".join(
                 f"{pulse_label(w)}: {fmt(e['max_j'])}..{fmt(e['min_j'])} J" for w, e in run["energy_from_pulses"].items()))
-    return Section("Training time and power (Table II)", blocks)
+    return Section("Training time and power (Table II)", blocks=blocks)
 
 
 def _small_system(comparison: dict) -> Section:
@@ -358,7 +322,7 @@ def _small_system(comparison: dict) -> Section:
         [kind, fmt(row["circuits"], 3), fmt(row["added_area_mm2"]), "yes" if row["fits_area_gap"] else "no"]
         for kind, row in comparison["circuits_closing_power_gap"].items()
     ]
-    return Section("Beside the paper's small system", [
+    return Section("Beside the paper's small system", blocks=[
         Table(["figure", "paper", "ours", "ours / paper"], [
             ["area (mm^2), component sum", fmt(paper["area_mm2"]), fmt(comparison["ours_component_sum_mm2"]),
              fmt(comparison["area_ratio"])],
@@ -381,7 +345,7 @@ def _small_system(comparison: dict) -> Section:
 def _scaling(scaling: dict) -> Section:
     before, after = scaling["from"], scaling["to"]
     keys = [key for key in before if key in scaling["ratio"] and key != "node_nm"]
-    return Section(f"Technology scaling: {before['technology']} -> {after['technology']}", [
+    return Section(f"Technology scaling: {before['technology']} -> {after['technology']}", blocks=[
         f"The same architecture re-estimated on `{after['technology']}` with the `{after['components_library']}` "
         f"library. Rule: {scaling['rule']}. Component figures: {'; '.join(scaling['component_sources'])}.",
         Table(["figure", f"{fmt(before['node_nm'])} nm", f"{fmt(after['node_nm'])} nm", "ratio"],
@@ -402,78 +366,12 @@ def sections(result: dict, made: dict[str, Figure]) -> list[Section]:
     return built
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# Rendering
-
-
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def to_markdown(title: str, built: list[Section], figure_folder: str) -> str:
-    lines = [f"# {title}", ""]
-    for section in built:
-        lines += [f"## {section.title}", ""]
-        for block in section.blocks:
-            if isinstance(block, Table):
-                lines.append("| " + " | ".join(map(_md_cell, block.headers)) + " |")
-                lines.append("|" + "---|" * len(block.headers))
-                lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in block.rows]
-            elif isinstance(block, Figure):
-                lines.append(f"![{block.caption}]({figure_folder}/{block.name}.png)")
-                lines.append(f"*{block.caption}*")
-            else:
-                lines.append(block)
-            lines.append("")
-    return "\n".join(lines)
-
-
-def _html_text(text: str) -> str:
-    escaped = html.escape(text)
-    for marker, tag in (("**", "b"), ("`", "code")):  # the markdown form's bold and code markers
-        while escaped.count(marker) >= 2:
-            escaped = escaped.replace(marker, f"<{tag}>", 1).replace(marker, f"</{tag}>", 1)
-    return escaped.replace("\n\n", "<br><br>").replace("\n", "<br>")
-
-
-def to_html(title: str, built: list[Section]) -> str:
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>",
-        "body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-        "table{border-collapse:collapse;margin:0.5em 0;font-size:0.85em}"
-        "td,th{border:1px solid #bbb;padding:2px 6px;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}img{max-width:100%}",
-        "</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
-    for section in built:
-        parts.append(f"<h2>{html.escape(section.title)}</h2>")
-        for block in section.blocks:
-            if isinstance(block, Table):
-                parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in block.headers) + "</tr>")
-                parts += ["<tr>" + "".join(f"<td>{_html_text(str(c))}</td>" for c in row) + "</tr>"
-                          for row in block.rows]
-                parts.append("</table>")
-            elif isinstance(block, Figure):
-                encoded = base64.b64encode(block.png).decode("ascii")
-                parts.append(f"<figure><img alt='{html.escape(block.name)}' src='data:image/png;base64,{encoded}'>"
-                             f"<figcaption>{html.escape(block.caption)}</figcaption></figure>")
-            else:
-                parts.append(f"<p>{_html_text(block)}</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
 def write_report(result: dict, out_dir: str | Path) -> dict[str, Path]:
     """report.json, report.md with figures/*.png beside it, and a self-contained report.html."""
     out_dir = Path(out_dir)
     made = figures(result)
-    built = sections(result, made)
-    title = f"Estimate: {result['architecture']}"
+    document = Document(f"Estimate: {result['architecture']}", sections=sections(result, made))
     written = {"json": write_json_atomic(out_dir / "report.json", result)}
-    for figure in made.values():
-        write_bytes_atomic(out_dir / "figures" / f"{figure.name}.png", figure.png)
-    written["markdown"] = write_text_atomic(out_dir / "report.md", to_markdown(title, built, "figures"))
-    written["html"] = write_text_atomic(out_dir / "report.html", to_html(title, built))
+    *_, written["markdown"], written["html"] = write_document(document, out_dir, "report.md", "report.html",
+                                                             embed_images=True, figure_folder="figures")
     return written

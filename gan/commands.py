@@ -31,34 +31,6 @@ def _config(**fields):
     return make_config(**fields)
 
 
-class _ProgressBar:
-    """A rich progress bar fed by the trainer's events."""
-
-    def __init__(self, progress, label: str):
-        self.progress, self.label, self.task = progress, label, None
-
-    def __call__(self, event: dict) -> None:
-        if event["event"] == "start":
-            total = event["epochs"] * event["steps_per_epoch"]
-            done = event["epoch"] * event["steps_per_epoch"]
-            self.task = self.progress.add_task(self.label, total=total, completed=done, status="")
-        elif event["event"] == "step":
-            self.progress.update(self.task, advance=1,
-                                 status=f"epoch {event['epoch']} D {event['loss_d']:.3f} G {event['loss_g']:.3f}")
-        elif event["event"] == "epoch":
-            metrics = event["metrics"]
-            if "fid" in metrics:
-                self.progress.console.print(f"{self.label} epoch {event['epoch']}: FID {metrics['fid']:.1f}, "
-                                            f"{metrics['classes']} classes, confidence {metrics['confidence']:.2f}")
-
-
-def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    TextColumn("{task.fields[status]}"))
-
-
 COMMON = {
     "variability": typer.Option(None, "--variability", help="device-to-device sigma as a fraction (0.3 = 30%)"),
     "levels": typer.Option(None, "--levels", help="resistive levels (2..65536) or 'ideal'; default: device file"),
@@ -123,12 +95,13 @@ def register(app: typer.Typer) -> None:
         """Train the DCGAN on the memristive tile model (in-situ or ex-situ) or in float; checkpoint every epoch."""
         from amdcgan.cli import console, load
         from amdcgan.gan.train import train as train_run
+        from amdcgan.progress import ProgressLog, training_events
 
         config = _config(mode=mode, epochs=epochs, variability=variability, levels=levels, device=device, seed=seed,
                          batch=batch, limit=limit or None, data_dir=data, activation=activation, baseline=baseline)
         architecture = load(arch)
-        with _progress() as progress:
-            summary = train_run(architecture, output, config, resume=resume, progress=_ProgressBar(progress, mode))
+        with ProgressLog(console.file) as log:
+            summary = train_run(architecture, output, config, resume=resume, progress=training_events(log, mode))
         final, untrained = summary["final"], summary["untrained"]
         console.print(f"{summary['architecture']} {mode}: {summary['epochs']} epochs, FID {untrained.get('fid', 0):.1f}"
                       f" -> {final.get('fid', 0):.1f}, {final.get('classes')} classes; wrote {output}")
@@ -166,9 +139,12 @@ def register(app: typer.Typer) -> None:
 
         Points are trained one after another, or together as one batched model (--batched), or as Ray tasks (--ray);
         a rerun reuses finished points and continues unfinished ones from their checkpoints."""
+        from functools import partial
+
         from amdcgan.cli import console, load
         from amdcgan.errors import UserError
-        from amdcgan.gan.sweep import parse_values, sweep as sweep_run
+        from amdcgan.gan.sweep import parse_values, run_points, sweep as sweep_run
+        from amdcgan.progress import ProgressLog, training_events
 
         chosen = {name: text for name, text in (("variability", variability), ("levels", levels),
                                                 ("epochs", epochs)) if text}
@@ -180,23 +156,30 @@ def register(app: typer.Typer) -> None:
                          data_dir=data, activation=activation)
         if sum(option is not None for option in (from_run, ray)) + batched > 1:
             raise UserError("choose at most one of --from-run, --ray and --batched")
-        if from_run is not None:
-            from amdcgan.gan.sweep import programming_sweep
+        with ProgressLog(console.file) as log:
+            if from_run is not None:
+                from amdcgan.gan.sweep import programming_sweep
 
-            summary = programming_sweep(load(arch), output, parameter, values, config, from_run)
-        elif ray is not None:
-            from amdcgan.gan.distributed import sweep_on_ray
+                task = log.task(f"programming {parameter}", total=len(values))
+                summary = programming_sweep(load(arch), output, parameter, values, config, from_run,
+                                            announce=lambda line: (task.advance(), task.note(line)))
+            elif ray is not None:
+                from amdcgan.gan.distributed import sweep_on_ray
 
-            summary = sweep_on_ray(load(arch), output, parameter, values, config, address=ray)
-        elif batched:
-            from amdcgan.gan.batched import train_batched
+                log.write(f"training {len(values)} points as Ray tasks")
+                summary = sweep_on_ray(load(arch), output, parameter, values, config, address=ray)
+            elif batched:
+                from amdcgan.gan.batched import train_batched
 
-            summary = sweep_run(load(arch), output, parameter, values, config, runner=train_batched)
-        else:
-            summary = sweep_run(load(arch), output, parameter, values, config)
+                log.write(f"training {len(values)} points as one batched model")
+                summary = sweep_run(load(arch), output, parameter, values, config, runner=train_batched)
+            else:
+                runner = partial(run_points, progress=lambda label: training_events(log, label))
+                summary = sweep_run(load(arch), output, parameter, values, config, runner=runner)
         for point in summary["points"]:
             console.print(f"{parameter} {point['value']}: FID {point['fid']:.1f}, {point['classes']} classes")
         finding = summary["finding"]
         why = finding.get("note") or finding["criterion"]
         console.print(f"ours: {finding.get('ours')} ({why}); paper: {finding['paper']['claim']}")
-        console.print(f"wrote {summary['paths']['grid']}, {summary['paths']['plot']}")
+        console.print(f"wrote {summary['paths']['grid']} (digits alone: {summary['paths']['digits']}), "
+                      f"{summary['paths']['plot']}; raw samples per point under {output / 'samples'}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from amdcgan.fileio import atomic_target, commit_target
+from amdcgan.fileio import atomic_target, commit_target, write_bytes_atomic
 
 
 def _pyplot():
@@ -39,6 +40,31 @@ def _save(figure, path: Path) -> Path:
     return commit_target(tmp, path)
 
 
+def save_digit_grid(images: torch.Tensor, path: Path, columns: int = 8, gap: int = 2) -> Path:
+    """The digits alone: a grey PNG at one pixel per pixel, `columns` digits per row, `gap` black pixels around
+    each, no title or axes, so that digit i sits at row i // columns, column i % columns of the grid."""
+    from PIL import Image
+
+    grid = tile_images(images, columns, gap)
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(grid * 255).astype(np.uint8)).save(buffer, format="PNG")
+    return write_bytes_atomic(path, buffer.getvalue())
+
+
+def save_samples(images: torch.Tensor, stem: Path) -> dict[str, Path]:
+    """A batch of samples as its raw array (STEM.npy: N x 1 x H x W, float32 in [-1, 1]) and its undecorated grid
+    (STEM_grid.png)."""
+    buffer = io.BytesIO()
+    np.save(buffer, images.detach().cpu().float().numpy())
+    return {"npy": write_bytes_atomic(stem.with_name(stem.name + ".npy"), buffer.getvalue()),
+            "grid": save_digit_grid(images, stem.with_name(stem.name + "_grid.png"), columns=16)}
+
+
+def load_samples(stem: Path) -> torch.Tensor:
+    """The array `save_samples` wrote (plain numpy, no pickle)."""
+    return torch.from_numpy(np.load(stem.with_name(stem.name + ".npy"), allow_pickle=False))
+
+
 def save_sample_grid(images: torch.Tensor, path: Path, title: str, columns: int = 8) -> Path:
     """An 8x8 grid of generated digits, white on black like MNIST and the paper's Fig. 1b."""
     plt = _pyplot()
@@ -51,7 +77,10 @@ def save_sample_grid(images: torch.Tensor, path: Path, title: str, columns: int 
 
 
 def save_sweep_grid(rows: list[tuple[str, torch.Tensor]], path: Path, title: str, per_row: int = 10) -> Path:
-    """One row of `per_row` samples per sweep value, each row labelled (the paper's Figs. 7-9)."""
+    """One row of `per_row` samples per sweep value, each row labelled (the paper's Figs. 7-9); beside it
+    (PATH_digits.png) the same rows undecorated."""
+    save_digit_grid(torch.cat([images[:per_row] for _, images in rows]), path.with_name(path.stem + "_digits.png"),
+                    per_row)
     plt = _pyplot()
     figure, axes = plt.subplots(len(rows), 1, figsize=(per_row * 0.55 + 1.8, len(rows) * 0.62 + 0.5), squeeze=False)
     for axis, (label, images) in zip(axes[:, 0], rows):
@@ -65,7 +94,7 @@ def save_sweep_grid(rows: list[tuple[str, torch.Tensor]], path: Path, title: str
 
 
 def save_quality_plot(points: list[dict], parameter: str, path: Path, baseline: dict | None,
-                      log_x: bool = False) -> Path:
+                      log_x: bool = False, title: str = "") -> Path:
     """FID (lower is better) and the number of digit classes generated against the swept parameter."""
     plt = _pyplot()
     values = [point["value"] for point in points]
@@ -82,6 +111,33 @@ def save_quality_plot(points: list[dict], parameter: str, path: Path, baseline: 
             axis.set_xscale("log", base=2)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
+    class_axis.set_ylim(0, 10.5)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def save_learning_curves(runs: dict[str, list[dict]], path: Path, best: dict | None = None) -> Path:
+    """FID and digit classes against the epoch for each run's metrics rows, `best` (a row) marked."""
+    plt = _pyplot()
+    figure, (fid_axis, class_axis) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for label, rows in runs.items():
+        scored = [row for row in rows if "fid" in row]
+        epochs = [row["epoch"] for row in scored]
+        fid_axis.plot(epochs, [row["fid"] for row in scored], "o-", label=label)
+        class_axis.plot(epochs, [row["classes"] for row in scored], "o-", label=label)
+    if best:
+        fid_axis.plot([best["epoch"]], [best["fid"]], "r*", markersize=12, label=f"best: epoch {best['epoch']}")
+    from matplotlib.ticker import MaxNLocator
+
+    for axis, label in ((fid_axis, "FID (lower is better)"), (class_axis, "digit classes generated")):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fid_axis.set_yscale("log")
     class_axis.set_ylim(0, 10.5)
     figure.tight_layout()
     return _save(figure, path)

@@ -20,7 +20,7 @@ from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.spec import Architecture
 
 from .config import GanConfig
-from .plots import save_quality_plot, save_sweep_grid
+from .plots import load_samples, save_quality_plot, save_samples, save_sweep_grid
 from .train import run_point
 
 PARAMETERS = ("variability", "levels", "epochs")
@@ -38,8 +38,11 @@ IMPROVEMENT = 0.9  # a sweep whose best point is not 10% better than untrained s
 Runner = Callable[[Architecture, list[tuple[GanConfig, Path]]], list[dict]]
 
 
-def run_points(architecture: Architecture, jobs: list[tuple[GanConfig, Path]]) -> list[dict]:
-    return [run_point(architecture, config, out_dir) for config, out_dir in jobs]
+def run_points(architecture: Architecture, jobs: list[tuple[GanConfig, Path]],
+               progress: Callable[[str], Callable[[dict], None]] | None = None) -> list[dict]:
+    """One point after another; `progress(label)` gives each point's training-progress callback."""
+    return [run_point(architecture, config, out_dir, progress(out_dir.name) if progress else None)
+            for config, out_dir in jobs]
 
 
 def parse_values(parameter: str, text: str) -> list:
@@ -71,12 +74,12 @@ def _sweep_points(architecture: Architecture, out_dir: Path, parameter: str, val
         summary, = runner(architecture, [(run_config, out_dir / "epochs_run")])
         by_epoch = {row["epoch"]: row for row in summary["metrics"]}
         for value in values:
-            samples = torch.load(out_dir / "epochs_run" / f"samples_epoch{value:03d}.pt")
+            samples = load_samples(out_dir / "epochs_run" / f"samples_epoch{value:03d}")
             yield value, _quality(by_epoch[value], summary["untrained"]), samples
         return
     jobs = [(config.replace(**{parameter: value}), out_dir / f"{parameter}_{value}") for value in values]
     for value, (_, point_dir), summary in zip(values, jobs, runner(architecture, jobs)):
-        samples = torch.load(point_dir / f"samples_epoch{summary['epochs']:03d}.pt")
+        samples = load_samples(point_dir / f"samples_epoch{summary['epochs']:03d}")
         yield value, _quality(summary["final"], summary["untrained"]), samples
 
 
@@ -130,7 +133,9 @@ def write_sweep(architecture: Architecture, out_dir: Path, parameter: str, value
     title = title or f"{architecture.name}, {config.mode}: samples by {parameter}"
     grid = save_sweep_grid(rows, out_dir / f"sweep_{parameter}.png", title)
     plot = save_quality_plot(points, parameter, out_dir / f"quality_{parameter}.png", baseline,
-                             log_x=parameter == "levels")
+                             log_x=parameter == "levels", title=title.replace("samples", "quality"))
+    arrays = [str(save_samples(samples, out_dir / "samples" / f"{parameter}_{point['value']}")["npy"])
+              for point, (_, samples) in zip(points, rows)]
     text = io.StringIO()
     writer = csv.DictWriter(text, list(points[0]))
     writer.writeheader()
@@ -140,21 +145,23 @@ def write_sweep(architecture: Architecture, out_dir: Path, parameter: str, value
         "architecture": architecture.name, "parameter": parameter, "values": values,
         "config": config.model_dump(mode="json"), "points": points, "float_baseline": baseline,
         "finding": tolerance_finding(parameter, points),
-        "paths": {"grid": str(grid), "plot": str(plot), "csv": str(out_dir / f"sweep_{parameter}.csv")},
+        "paths": {"grid": str(grid), "digits": str(grid.with_name(grid.stem + "_digits.png")), "plot": str(plot),
+                  "csv": str(out_dir / f"sweep_{parameter}.csv"), "samples": arrays},  # samples: one .npy per point
     }
     write_json_atomic(out_dir / f"sweep_{parameter}.json", summary)
     return summary
 
 
 def programming_sweep(architecture: Architecture, out_dir: str | Path, parameter: str, values: list,
-                      config: GanConfig, trained_run: str | Path) -> dict:
+                      config: GanConfig, trained_run: str | Path, announce: Callable[[str], None] | None = None) -> dict:
     """Ex-situ sweep: the generator of a finished ex-situ run (trained on the circuit with ideal devices),
     programmed once into the devices of each value.
 
     Training is done once; each point only programs, samples and scores, so a sweep of many device settings costs
     seconds. Each point also gives the RMS pixel difference between its images and the ideal-device generator's on
-    the same noise (`rms_to_ideal`, images in [-1, 1]). It answers "how much do these devices spoil a trained
-    generator", which in-situ sweeps (`sweep`) answer for training on the devices themselves."""
+    the same noise (`rms_to_ideal`, images in [-1, 1]); `announce` gets a line per point. It answers "how much do
+    these devices spoil a trained generator", which in-situ sweeps (`sweep`) answer for training on the devices
+    themselves."""
     from .devices import DeviceModel
     from .layers import build_network, transfer
     from .quality import QualityScorer
@@ -186,5 +193,8 @@ def programming_sweep(architecture: Architecture, out_dir: str | Path, parameter
                            "untrained_fid": None,
                            "rms_to_ideal": float((images - ideal_images).pow(2).mean().sqrt())})
             rows.append((_label(parameter, value), images))
-    title = f"{architecture.name}: ex-situ, a generator trained on ideal devices programmed, by {parameter}"
+            if announce:
+                announce(f"{_label(parameter, value)}: FID {quality['fid']:.1f}, {quality['classes']} classes")
+    title = (f"{architecture.name}, ex-situ (a generator trained on ideal devices, programmed into these): samples "
+             f"by {parameter}")
     return write_sweep(architecture, out_dir, parameter, values, trained, points, rows, baseline, title)

@@ -28,7 +28,7 @@ from amdcgan.hdl.spec import Architecture
 from .config import GanConfig
 from .devices import DeviceModel, merge_stats
 from .layers import Network, build_network, initialise, transfer
-from .plots import save_sample_grid
+from .plots import save_sample_grid, save_samples
 
 CHECKPOINT = "checkpoint.pt"
 Progress = Callable[[dict], None]
@@ -253,8 +253,7 @@ class Run:
         if "fid" in row:
             title += f": FID {row['fid']:.1f}, {row['classes']} classes"
         save_sample_grid(images, self.out_dir / f"samples_epoch{self.epoch:03d}.png", title)
-        if self.epoch in self.config.snapshot_epochs or self.epoch == self.config.epochs:
-            torch.save(images, self.out_dir / f"samples_epoch{self.epoch:03d}.pt")
+        save_samples(images, self.out_dir / f"samples_epoch{self.epoch:03d}")
         return row
 
     @torch.no_grad()
@@ -376,6 +375,7 @@ class Run:
                 "metrics_csv": str(self.out_dir / "metrics.csv"), "metrics_json": str(self.out_dir / "metrics.json"),
                 "update_stats": str(self.out_dir / "update_stats.json"),
                 "samples": [str(self.out_dir / f"samples_epoch{row['epoch']:03d}.png") for row in self.metrics],
+                "arrays": [str(self.out_dir / f"samples_epoch{row['epoch']:03d}.npy") for row in self.metrics],
             },
         }
         write_json_atomic(self.out_dir / "summary.json", summary)
@@ -421,6 +421,7 @@ def load_generator(architecture: Architecture, run_dir: Path) -> tuple[Network, 
     return generator, config
 
 
-def run_point(architecture: Architecture, point_config: GanConfig, out_dir: str | Path) -> dict:
+def run_point(architecture: Architecture, point_config: GanConfig, out_dir: str | Path,
+              progress: Progress | None = None) -> dict:
     """One sweep point: a pure function of its inputs (seeded); reruns continue or reuse what is on disk."""
-    return train(architecture, out_dir, point_config, resume=True)
+    return train(architecture, out_dir, point_config, resume=True, progress=progress)

@@ -45,6 +45,7 @@ class Block:
     kind: str
     count: int
     rect: Rect  # relative to the tile origin
+    memristors: int = 0  # memristors inside the block besides the arrays (load and averaging memristors)
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ def tile_blocks(tile: Tile, architecture: Architecture) -> tuple[tuple[Block, ..
     row_blocks, x = [], 0
     for bank in (bank for bank in tile.banks if bank.side == "row"):
         width = _grid(bank_area_um2(bank) / (core_height * grid), grid)
-        row_blocks.append(Block(_block_name(tile, bank), bank.kind, bank.count, Rect(x, 0, width, core_height)))
+        row_blocks.append(Block(_block_name(tile, bank), bank.kind, bank.count, Rect(x, 0, width, core_height),
+                                bank.memristors))
         x += width
     arrays = [Block("crossbar", "crossbar", tile.crossbar_devices, Rect(x, 0, core_width, core_height))]
     x += core_width
@@ -158,11 +160,12 @@ def tile_blocks(tile: Tile, architecture: Architecture) -> tuple[tuple[Block, ..
         if bank.memristors:  # its memristors are crossbar cells: the strip holds at least one row of them
             height = max(height, pitch)
         y -= height
-        column_blocks.append(Block(_block_name(tile, bank), bank.kind, bank.count, Rect(0, y, tile_width, height)))
+        column_blocks.append(Block(_block_name(tile, bank), bank.kind, bank.count, Rect(0, y, tile_width, height),
+                                   bank.memristors))
     # Shift up so that the tile's origin is its lower-left corner.
     shift = -y
     blocks = tuple(
-        Block(b.name, b.kind, b.count, Rect(b.rect.x, b.rect.y + shift, b.rect.width, b.rect.height))
+        Block(b.name, b.kind, b.count, Rect(b.rect.x, b.rect.y + shift, b.rect.width, b.rect.height), b.memristors)
         for b in (*row_blocks, *arrays, *column_blocks)
     )
     return blocks, tile_width, core_height + shift

@@ -20,9 +20,11 @@ ELECTRODE_WIDTH_UM = 0.36
 ENCLOSURE_UM = 0.05
 CROSSBAR_KINDS = ("crossbar", "sign_crossbar")
 LOAD_KIND = "load_memristor"
+LABEL_FILL = 0.9  # a label takes at most this share of the length it runs along
 
-# One block of a tile, as the floorplan gives it: name, kind, circuit count, and its rectangle relative to the tile.
-BlockSpec = tuple[str, str, int, float, float, float, float]
+# One block of a tile, as the floorplan gives it: name, kind, circuit count, its rectangle relative to the tile, and
+# the memristors it holds besides the arrays (an averager's averaging memristors).
+BlockSpec = tuple[str, str, int, float, float, float, float, int]
 
 
 def _dbu(value_um: float) -> int:
@@ -31,6 +33,19 @@ def _dbu(value_um: float) -> int:
 
 def _box(component: gf.Component, layer: str, x0: float, y0: float, x1: float, y1: float) -> None:
     component.shapes(gf.get_layer(layer)).insert(kdb.Box(_dbu(x0), _dbu(y0), _dbu(x1), _dbu(y1)))
+
+
+def text_extent(text: str, size: float = 1.0) -> tuple[float, float]:
+    """Length and height in um of `text` drawn `size` um tall in KLayout's default font."""
+    generator = kdb.TextGenerator.default_generator()
+    box = generator.text(text, DBU_UM, 1.0 / generator.dheight()).bbox()
+    return box.width() * DBU_UM * size, box.height() * DBU_UM * size
+
+
+def fitted_size(text: str, length: float, across: float) -> float:
+    """The largest text size at which `text` runs along at most LABEL_FILL of `length` and stays within `across`."""
+    long, tall = text_extent(text)
+    return min(LABEL_FILL * length / long, across / tall)
 
 
 def _label(component: gf.Component, text: str, x: float, y: float, size: float, upright: bool = False) -> None:
@@ -110,6 +125,32 @@ def load_memristor(
 
 
 @gf.cell
+def averaging_memristor(
+    pitch: float = PITCH_UM, electrode_width: float = ELECTRODE_WIDTH_UM, enclosure: float = ENCLOSURE_UM
+) -> gf.Component:
+    """One memristor of a mean-pooling averager (Fig. 3): the same crossing as a crossbar junction, in the
+    averager's block."""
+    c = gf.Component()
+    _crossing(c, pitch, electrode_width, enclosure)
+    return c
+
+
+def _memristor_rows(c: gf.Component, count: int, width: float, height: float, device: dict) -> None:
+    """`count` averaging memristors packed in rows at the crossbar pitch from the block's lower-left corner: full
+    rows as one array reference, the rest as a second one on top."""
+    pitch = device["pitch"]
+    per_row = int(width // pitch)
+    full_rows, rest = divmod(count, per_row)
+    if (full_rows + (rest > 0)) * pitch > height + 1e-9:
+        raise ValueError(f"{count} averaging memristors do not fit a {width} x {height} um block")
+    cell = averaging_memristor(**device)
+    if full_rows:
+        c.add_ref(cell, columns=per_row, rows=full_rows, column_pitch=pitch, row_pitch=pitch)
+    if rest:
+        c.add_ref(cell, columns=rest, rows=1, column_pitch=pitch, row_pitch=pitch).move((0, full_rows * pitch))
+
+
+@gf.cell
 def load_bank(
     count: int = 8,
     pitch: float = PITCH_UM,
@@ -123,7 +164,8 @@ def load_bank(
     ground = cell.ports["ground"]
     c.add_port("ground", port=ground)
     _box(c, PIN, 0, ground.center[1] - electrode_width / 2, electrode_width, ground.center[1] + electrode_width / 2)
-    _label(c, "GND", 0, ground.center[1] - electrode_width / 2, electrode_width)
+    size = fitted_size("GND", count * pitch, electrode_width)
+    _label(c, "GND", 0, ground.center[1] - electrode_width / 2, size)
     return c
 
 
@@ -135,9 +177,13 @@ def periphery_block(
     count: int = 1,
     facing: str = "north",
     pin_width: float = ELECTRODE_WIDTH_UM,
+    memristors: int = 0,
+    pitch: float = PITCH_UM,
+    enclosure: float = ENCLOSURE_UM,
 ) -> gf.Component:
     """A bank of `count` peripheral circuits drawn as its outline rectangle, labelled with kind and count, with a
-    pin strip on the edge that faces the crossbar (`facing`: "north" for column banks, "east" for row banks)."""
+    pin strip on the edge that faces the crossbar (`facing`: "north" for column banks, "east" for row banks), and
+    its own `memristors` (an averager's) drawn in rows from its lower-left corner."""
     c = gf.Component()
     _box(c, PERIPHERY, 0, 0, width, height)
     if facing == "north":
@@ -148,7 +194,22 @@ def periphery_block(
         strip = min(pin_width, width)
         _box(c, PIN, width - strip, 0, width, height)
         c.add_port("crossbar", center=(width, height / 2), width=height, orientation=0, layer=PERIPHERY)
-    _label(c, f"{kind} x{count}", width * 0.05, height * 0.5, min(width, height) * 0.06)
+    bottom = 0.0
+    if memristors:
+        _memristor_rows(c, memristors, width, height, {"pitch": pitch, "electrode_width": pin_width,
+                                                        "enclosure": enclosure})
+        bottom = min(height, -(-memristors // int(width // pitch)) * pitch)
+    # The label in the room left by the pin strip and the memristors, along the block's longer free side.
+    free_width = width - (0 if facing == "north" else min(pin_width, width))
+    free_height = height - bottom - (min(pin_width, height) if facing == "north" else 0)
+    text = f"{kind} x{count}"
+    upright = free_height > free_width
+    size = fitted_size(text, *((free_height, free_width * 0.8) if upright else (free_width, free_height * 0.8)))
+    long, tall = text_extent(text, size)
+    if upright:
+        _label(c, text, (free_width + tall) / 2, bottom + (free_height - long) / 2, size, upright)
+    else:
+        _label(c, text, (free_width - long) / 2, bottom + (free_height - tall) / 2, size)
     return c
 
 
@@ -157,7 +218,7 @@ def tile(
     width: float = 20.0,
     height: float = 20.0,
     rows: int = 8,
-    blocks: tuple[BlockSpec, ...] = (("crossbar", "crossbar", 64, 14.24, 14.24, 5.76, 5.76),),
+    blocks: tuple[BlockSpec, ...] = (("crossbar", "crossbar", 64, 14.24, 14.24, 5.76, 5.76, 0),),
     pitch: float = PITCH_UM,
     electrode_width: float = ELECTRODE_WIDTH_UM,
     enclosure: float = ENCLOSURE_UM,
@@ -167,13 +228,15 @@ def tile(
     c = gf.Component()
     _box(c, TILE_OUTLINE, 0, 0, width, height)
     device = {"pitch": pitch, "electrode_width": electrode_width, "enclosure": enclosure}
-    array_y = next(y for _, kind, _, _, y, _, _ in blocks if kind == "crossbar")
-    array_x = next(x for _, kind, _, x, _, _, _ in blocks if kind == "crossbar")
-    for name, kind, count, x, y, w, h in blocks:
+    array_y = next(y for _, kind, _, _, y, _, _, _ in blocks if kind == "crossbar")
+    array_x = next(x for _, kind, _, x, _, _, _, _ in blocks if kind == "crossbar")
+    for name, kind, count, x, y, w, h, memristors in blocks:
         if kind in CROSSBAR_KINDS:
             ref = c.add_ref(crossbar(rows=rows, columns=count // rows, **device))
             # Near the top edge, away from the corner that a close-up shows.
-            _label(c, f"{name} {rows}x{count // rows}", x + w * 0.05, y + h * 0.85, min(w, h) * 0.08)
+            text = f"{name} {rows}x{count // rows}"
+            size = fitted_size(text, w, h * 0.1)
+            _label(c, text, x + w * (1 - LABEL_FILL) / 2, y + h * 0.88, size)
         elif kind == LOAD_KIND:
             # Under the crossbar's columns, against its lower edge, so each column's electrode runs on into its load.
             ref = c.add_ref(load_bank(count=count, **device))
@@ -181,7 +244,8 @@ def tile(
         else:
             facing = "east" if y >= array_y else "north"  # row circuits sit beside the crossbar, column ones below
             ref = c.add_ref(periphery_block(width=w, height=h, kind=name, count=count, facing=facing,
-                                            pin_width=electrode_width))
+                                            pin_width=electrode_width, memristors=memristors, pitch=pitch,
+                                            enclosure=enclosure))
         ref.move((x, y))
     return c
 
@@ -211,8 +275,12 @@ def chip(
         ref = c.add_ref(cell)
         ref.move((x, y))
         ref.instance.set_property(tile_id_property, tile_id)
-        # Along the tile's long side, so that the labels of narrow neighbouring tiles do not overlap.
+        # Along the tile's long side, inside the tile, so that the labels of neighbouring tiles never overlap.
         upright = height > width
-        _label(c, tile_id, x + width * (0.9 if upright else 0.02), y + height * 0.02, min(width, height) * 0.12,
-               upright)
+        size = fitted_size(tile_id, max(width, height), min(width, height) * 0.4)
+        margin = max(width, height) * (1 - LABEL_FILL) / 2
+        if upright:  # turned a quarter, the text runs up from its origin and extends to the origin's left
+            _label(c, tile_id, x + width * 0.5 + size / 2, y + margin, size, upright)
+        else:
+            _label(c, tile_id, x + margin, y + height * 0.05, size)
     return c

@@ -11,11 +11,13 @@ from amdcgan.errors import UserError
 from amdcgan.fileio import atomic_target, commit_target
 from amdcgan.hdl.floorplan import Floorplan, TilePlacement, build_floorplan
 from amdcgan.hdl.mapping import plan_tiles
-from amdcgan.hdl.spec import Architecture
+from amdcgan.hdl.spec import Architecture, Technology
 
 from . import cells
 from .design_rules import drc
-from .measure import TILE_ID_PROPERTY, measure_areas, placements
+from .lyp import write_layer_properties
+from .measure import TILE_ID_PROPERTY, measure_areas, placements, read_gds
+from .names import MEMRISTOR_CELLS, rename_cells, top_cell_name
 from .pdk import activate_pdk
 from .render import render_png
 from .rules import DBU_UM, rules_of
@@ -35,7 +37,8 @@ def tile_spec(floorplan: Floorplan, tile: TilePlacement) -> cells.TileSpec:
     """A tile's cell parameters: identical tiles (same size, rows and blocks) give identical specs, so one cell."""
     blocks = tuple(
         (block.name, block.kind, block.count, floorplan.um(block.rect.x), floorplan.um(block.rect.y),
-         floorplan.um(block.rect.width), floorplan.um(block.rect.height))
+         floorplan.um(block.rect.width), floorplan.um(block.rect.height),
+         block.memristors if block.kind != cells.LOAD_KIND else 0)
         for block in tile.blocks
     )
     return floorplan.um(tile.rect.width), floorplan.um(tile.rect.height), tile.rows, blocks
@@ -70,11 +73,16 @@ def build_tile(architecture: Architecture, tile_id: str, floorplan: Floorplan | 
     return _chip_cell(architecture, floorplan, [tile], tile_id.replace(".", "_"), (tile.rect.x, tile.rect.y))
 
 
-def write_gds(component: gf.Component, gds_path: str | Path) -> Path:
-    """Written atomically and without gdsfactory's metadata cell, so that every reader sees one top cell."""
+def write_gds(component: gf.Component, gds_path: str | Path, technology: Technology, top_name: str) -> Path:
+    """Written atomically, without gdsfactory's metadata cell (every reader sees one top cell), with cells named
+    after what they hold and the top cell named `top_name`."""
     tmp = atomic_target(gds_path)
     try:
         component.write_gds(tmp, with_metadata=False)
+        layout, top = read_gds(tmp)
+        text = technology.layers.text
+        rename_cells(layout, top, top_name, TILE_ID_PROPERTY, layout.find_layer(text.layer, text.datatype))
+        layout.write(str(tmp))
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -88,9 +96,12 @@ def write_layout(architecture: Architecture, gds_path: str | Path, png_path: str
     Returns paths, the measured areas `{tile_id: um2, "chip": um2}` next to the floorplan's, cell and instance
     counts, memristors placed, and the design-rule violations.
     """
-    floorplan = build_floorplan(plan_tiles(architecture))
+    plan = plan_tiles(architecture)
+    floorplan = build_floorplan(plan)
     component = build_tile(architecture, tile, floorplan) if tile else build_chip(architecture, floorplan)
-    gds_path = write_gds(component, gds_path)
+    top_name = tile.replace(".", "_") if tile else architecture.name
+    gds_path = write_gds(component, gds_path, architecture.technology, top_name)
+    lyp_path = write_layer_properties(architecture.technology, Path(gds_path).with_suffix(".lyp"))
     measured = measure_areas(gds_path)
     placed = placements(gds_path)
     drawn = [floorplan.tile(tile)] if tile else list(floorplan.tiles)
@@ -103,12 +114,14 @@ def write_layout(architecture: Architecture, gds_path: str | Path, png_path: str
     return {
         "gds": str(gds_path),
         "png": None if png_path is None else str(png_path),
-        "top_cell": component.name,
+        "lyp": str(lyp_path),
+        "top_cell": top_cell_name(top_name),
         "gds_bytes": gds_path.stat().st_size,
         "cells": len(placed),
         "tile_instances": sum(1 for key in measured if key != "chip"),
-        "memristors": sum(count for name, count in placed.items()
-                          if name.startswith(("junction", "load_memristor"))),
+        "memristors": sum(count for name, count in placed.items() if name in MEMRISTOR_CELLS),
+        "memristors_in_plan": sum(t.crossbar_devices + t.sign_devices + sum(bank.memristors for bank in t.banks)
+                                  for t in plan.tiles() if not tile or t.id == tile),
         "areas_um2": measured,
         "floorplan_areas_um2": expected,
         "drc_violations": [violation.as_dict() for violation in violations],

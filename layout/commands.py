@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
         with console.status("drawing the layout"):
             result = write_layout(load(arch), output, png, tile)
         console.print(f"wrote {result['gds']} ({result['gds_bytes']:,} bytes, {result['cells']} cells, "
-                      f"{result['tile_instances']} tiles, {result['memristors']:,} memristors)")
+                      f"{result['tile_instances']} tiles, {result['memristors']:,} memristors drawn of the "
+                      f"{result['memristors_in_plan']:,} the tile plan counts)")
+        console.print(f"wrote {result['lyp']} (KLayout layer names and colours: File > Load Layer Properties)")
         if result["png"]:
             console.print(f"wrote {result['png']}")
         console.print(f"area: {result['areas_um2']['chip'] / 1e6:.4f} mm^2 measured in the GDS, "

@@ -12,16 +12,9 @@ import klayout.lay as lay
 from amdcgan.fileio import write_bytes_atomic
 from amdcgan.hdl.spec import Technology
 
-# layer-map field -> (fill colour, frame colour, dither pattern index, drawn width of the frame)
-STYLE = {
-    "tile_outline": (0xFFFFFF, 0x303030, 1, 2),
-    "periphery": (0xD9E4F0, 0x5A7391, 0, 1),
-    "bottom_electrode": (0x3B6FD8, 0x1D3F8A, 0, 1),
-    "top_electrode": (0xD8553B, 0x8A2B1D, 0, 1),
-    "switching": (0x3CC15A, 0x1E7A34, 0, 1),
-    "pin": (0xF2C230, 0xB38600, 0, 1),
-    "text": (0x000000, 0x000000, 1, 1),
-}
+from .lyp import STYLE
+from .names import CROSSBAR_MEMRISTOR
+
 JUNCTIONS_IN_CLOSE_UP = 12  # rows and columns of the crossbar corner in a tile's close-up
 
 
@@ -36,7 +29,7 @@ def _view(gds_path: Path, technology: Technology, label_levels: int) -> lay.Layo
     view.load_layout(str(gds_path), True)
     view.clear_layers()  # KLayout's default styles, replaced by ours below
     view.max_hier()
-    for name, (fill, frame, dither, width) in STYLE.items():
+    for name, (fill, frame, dither, width, _) in STYLE.items():
         spec = getattr(technology.layers, name)
         node = lay.LayerProperties()
         node.source = f"{spec.layer}/{spec.datatype}@1"
@@ -54,7 +47,10 @@ def _crossbar_corner(gds_path: Path, technology: Technology) -> kdb.DBox:
     layout = kdb.Layout()
     layout.read(str(gds_path))
     spec = technology.layers.bottom_electrode
-    electrodes = kdb.Region(layout.top_cells()[0].begin_shapes_rec(layout.find_layer(spec.layer, spec.datatype)))
+    shapes = layout.top_cells()[0].begin_shapes_rec(layout.find_layer(spec.layer, spec.datatype))
+    shapes.unselect_all_cells()
+    shapes.select_cells(f"{CROSSBAR_MEMRISTOR}*")  # the arrays' junctions, not the averagers' memristors
+    electrodes = kdb.Region(shapes)
     corner = electrodes.bbox().to_dtype(layout.dbu)
     span = JUNCTIONS_IN_CLOSE_UP * technology.memristor_pitch_um
     return kdb.DBox(corner.left - span / 3, corner.bottom - span / 3, corner.left + span, corner.bottom + span)

@@ -23,19 +23,19 @@ def register(app: typer.Typer) -> None:
         """SPICE checks of the tiles in ngspice: DC against numpy, transient (Fig. 4), activations (Fig. 5),
         leakage (Fig. 6), variability (Fig. 7), IR drop and the memristor write model."""
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         from amdcgan.hdl.loader import load_architecture
+        from amdcgan.progress import ProgressLog
         from amdcgan.sim.checks import run_checks
 
         architecture = load_architecture(arch)
         chosen = CHECK_NAMES if check.value == "all" else (check.value,)
         console = Console()
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as progress:
-            task = progress.add_task("ngspice", total=None)
+        with ProgressLog(console.file) as log:
+            task = log.task("ngspice")
             results = run_checks(architecture, output, chosen, quick=quick, seed=seed,
-                                 progress=lambda label: progress.update(task, advance=1, description=label))
+                                 progress=lambda label: task.advance(status=label, announce=True))
+            task.close()
         console.print(summary_table(results))
         console.print(f"wrote netlists, CSV and plots under {output}")
 

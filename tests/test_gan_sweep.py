@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
-import torch
+from PIL import Image
 from typer.testing import CliRunner
 
 from amdcgan.cli import app
@@ -28,13 +29,23 @@ def test_levels_sweep_writes_grid_plot_and_tables(small_arch, tmp_path):
         assert (tmp_path / summary["paths"][key]).stat().st_size > 0
     assert json.loads((tmp_path / "sweep_levels.json").read_text())["points"] == summary["points"]
     assert (tmp_path / "levels_2" / "config.json").exists() and (tmp_path / "levels_16" / "config.json").exists()
+    # Every point's raw samples, and the sweep's rows undecorated: 10 digits of 28 px per row, 2 px black gaps.
+    arrays = [np.load(path) for path in summary["paths"]["samples"]]
+    assert all(array.shape == (32, 1, 28, 28) and array.dtype == np.float32 for array in arrays)
+    assert np.array_equal(arrays[1], np.load(tmp_path / "levels_16" / "samples_epoch001.npy"))
+    digits = np.asarray(Image.open(summary["paths"]["digits"]))
+    assert digits.shape == (2 * 30 + 2, 10 * 30 + 2)
+    second_row_third_digit = digits[32:60, 62:90] / 255
+    assert np.allclose(second_row_third_digit, (arrays[1][2, 0].clip(-1, 1) + 1) / 2, atol=1 / 255)
 
 
 def test_epochs_sweep_is_one_run_with_snapshots(small_arch, tmp_path):
     summary = sweep(small_arch, tmp_path, "epochs", [1, 2], make_config(**QUICK))
     run = tmp_path / "epochs_run"
     assert json.loads((run / "config.json").read_text())["epochs"] == 2
-    assert (run / "samples_epoch001.pt").exists() and (run / "samples_epoch002.pt").exists()
+    for epoch in (0, 1, 2):  # every scored epoch keeps its raw samples and an undecorated grid
+        assert np.load(run / f"samples_epoch{epoch:03d}.npy").shape == (32, 1, 28, 28)
+        assert Image.open(run / f"samples_epoch{epoch:03d}_grid.png").size == (16 * 30 + 2, 2 * 30 + 2)
     metrics = {row["epoch"]: row["fid"] for row in json.loads((run / "metrics.json").read_text())}
     assert [point["fid"] for point in summary["points"]] == [metrics[1], metrics[2]]
 
@@ -44,8 +55,8 @@ def test_a_point_is_a_pure_function_of_its_inputs(small_arch, tmp_path):
     first = run_point(small_arch, config, tmp_path / "a")
     second = run_point(small_arch, config, tmp_path / "b")
     assert first["metrics"] == second["metrics"]
-    samples = [torch.load(tmp_path / name / "samples_epoch001.pt") for name in ("a", "b")]
-    assert torch.equal(*samples)
+    samples = [np.load(tmp_path / name / "samples_epoch001.npy") for name in ("a", "b")]
+    assert np.array_equal(*samples)
     assert run_point(small_arch, config, tmp_path / "a")["metrics"] == first["metrics"]  # a rerun reuses the point
 
 
@@ -93,6 +104,7 @@ def test_programming_sweep_programs_one_trained_generator(small_arch, tmp_path):
     # Fine levels reproduce the ideal-device generator's images closely; two levels spoil them more.
     assert fine["rms_to_ideal"] < 0.1 * coarse["rms_to_ideal"]
     assert (tmp_path / "sweep" / "sweep_levels.png").stat().st_size > 0
+    assert [np.load(path).shape for path in summary["paths"]["samples"]] == [(32, 1, 28, 28)] * 2
     assert not (tmp_path / "sweep" / "levels_2").exists()  # nothing was trained per point
     with pytest.raises(UserError, match="no training run there"):
         programming_sweep(arch, tmp_path / "x", "levels", [2], make_config(**QUICK), tmp_path / "sweep")

@@ -132,3 +132,20 @@ def test_a_short_insitu_run_improves_on_the_untrained_generator(tmp_path):
     summary = train(mini_architecture(tmp_path), tmp_path / "run",
                     make_config(mode="insitu", limit=1600, batch=32, epochs=1, seed=0))
     assert summary["final"]["fid"] < 0.95 * summary["untrained"]["fid"]
+
+
+def test_train_and_sweep_print_plain_progress_lines_off_a_terminal(tmp_path, capsys):
+    from amdcgan.cli import main
+
+    run = tmp_path / "exsitu"
+    assert main(["train", "examples/small_system.yaml", "-o", str(run), "--mode", "exsitu", "--epochs", "2",
+                 "--limit", "64", "--batch", "32"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    epochs = [line for line in lines if line.startswith("exsitu: epoch ")]
+    assert [line.split(":")[1].strip() for line in epochs] == ["epoch 1/2", "epoch 2/2"]
+    assert "FID" in epochs[0] and "(50%," in epochs[0] and "left)" in epochs[0] and "(100%," in epochs[1]
+    assert not any("━" in line for line in lines)  # no bar drawn into a pipe
+    assert main(["sweep", "examples/small_system.yaml", "-o", str(tmp_path / "sweep"), "--levels", "2,8",
+                 "--from-run", str(run)]) == 0
+    points = [line for line in capsys.readouterr().out.splitlines() if line.startswith("programming levels:")]
+    assert len(points) == 2 and points[0].startswith("programming levels: 2 levels: FID")

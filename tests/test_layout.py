@@ -3,18 +3,25 @@ plan counts, clean design rules, and a broken cell is caught."""
 
 from __future__ import annotations
 
+import re
+from xml.etree import ElementTree
+
 import gdstk
 import klayout.db as kdb
+import klayout.lay as lay
 import pytest
 from PIL import Image
 
 from amdcgan.cli import main
 from amdcgan.hdl.floorplan import build_floorplan
+from amdcgan.hdl.graph import build_graph
+from amdcgan.hdl.loader import resolve_library, shipped_names
 from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.spec import TileLimits
 from amdcgan.layout import cells, drc, measure_areas, write_layout
 from amdcgan.layout.chip import build_tile
-from amdcgan.layout.measure import TILE_ID_PROPERTY, read_gds
+from amdcgan.layout.lyp import write_layer_properties
+from amdcgan.layout.measure import TILE_ID_PROPERTY, placements, read_gds
 from amdcgan.layout.pdk import activate_pdk
 
 SMALL_TILE = "generator.deconv1.0"  # has a load-memristor bank under its crossbar
@@ -61,13 +68,74 @@ def test_tiles_and_chip_match_the_floorplan_within_one_grid_step(small_arch, sma
     assert areas["chip"] == pytest.approx(floorplan.chip_area_um2, abs=chip_slack)
 
 
-def test_gds_places_every_memristor_of_the_tile_plan(small_arch, small_chip):
-    expected = sum(
-        tile.crossbar_devices + tile.sign_devices
-        + sum(bank.memristors for bank in tile.banks if bank.kind == "load_memristor")
-        for tile in plan_tiles(small_arch).tiles()
-    )
-    assert small_chip["memristors"] == expected
+def test_gds_draws_every_memristor_the_hardware_graph_counts(small_arch, small_chip):
+    counted = build_graph(small_arch).summary()["total"]["memristors"]
+    assert counted["averager"] > 0  # the small system pools, so its averagers' memristors must be drawn too
+    layout, top = read_gds(small_chip["gds"])
+    drawn = placements(small_chip["gds"])
+    assert drawn["crossbar_memristor"] == counted["crossbar"] + counted["sign_crossbar"]
+    assert drawn["load_memristor"] == counted["load_memristor"]
+    assert drawn["averaging_memristor"] == counted["averager"]
+    assert small_chip["memristors"] == small_chip["memristors_in_plan"] == counted["total"]
+    # Each is a real crossing: its switching layer lies inside both electrodes.
+    switching = small_arch.technology.layers.switching
+    cell = layout.cell("averaging_memristor")
+    assert not cell.shapes(layout.find_layer(switching.layer, switching.datatype)).is_empty()
+
+
+def test_cells_are_named_after_what_they_hold(small_arch, small_chip):
+    layout, top = read_gds(small_chip["gds"])
+    names = [cell.name for cell in layout.each_cell()]
+    assert top.name == small_arch.name == small_chip["top_cell"]
+    assert all(re.fullmatch(r"[A-Za-z0-9_]+", name) for name in names), names
+    assert len(set(names)) == len(names)
+    for tile_id, (_, cell_name) in _tile_instances(small_chip["gds"]).items():
+        assert cell_name == "tile_" + tile_id.replace(".", "_")
+    tile = plan_tiles(small_arch).tiles()[0]
+    assert f"crossbar_{tile.n_rows}x{tile.physical_columns}" in names
+
+
+def test_layer_properties_name_every_layer_of_the_technology(small_arch, small_chip):
+    lyp = small_chip["lyp"]
+    assert lyp == small_chip["gds"].replace(".gds", ".lyp")
+    root = ElementTree.parse(lyp).getroot()
+    assert root.tag == "layer-properties"
+    by_source = {node.findtext("source"): node.findtext("name") for node in root.iter("properties")}
+    technology = small_arch.technology
+    for field, spec in technology.layers:
+        assert by_source[f"{spec.layer}/{spec.datatype}@1"].startswith(f"{field} {spec.layer}/{spec.datatype}")
+    # KLayout itself reads the file and shows those names.
+    view = lay.LayoutView()
+    view.load_layout(small_chip["gds"], True)
+    view.load_layer_props(lyp)
+    shown = {node.source: node.name for node in view.each_layer()}
+    assert {source.split("@")[0] for source in shown} >= {f"{spec.layer}/{spec.datatype}" for _, spec in
+                                                          technology.layers}
+    assert all(name for name in shown.values())
+
+
+def _text_box(text: kdb.Text, dbu: float) -> kdb.DBox:
+    """A label's footprint in um: KLayout's default font at the text's size, placed by its transformation."""
+    generator = kdb.TextGenerator.default_generator()
+    glyphs = generator.text(text.string, dbu, text.size * dbu / generator.dheight())
+    return glyphs.bbox().transformed(text.trans).to_dtype(dbu)
+
+
+def test_labels_fit_inside_what_they_name(small_arch, small_chip):
+    layout, top = read_gds(small_chip["gds"])
+    text = small_arch.technology.layers.text
+    layer = layout.find_layer(text.layer, text.datatype)
+    tiles = [box for box, _ in _tile_instances(small_chip["gds"]).values()]
+    checked = 0
+    for cell in layout.each_cell():
+        for shape in cell.shapes(layer).each():
+            box = _text_box(shape.text, layout.dbu)
+            room = cell.dbbox() if cell.cell_index() != top.cell_index() else next(
+                tile for tile in tiles if tile.contains(box.center()))
+            assert room.enlarged(1e-3).contains(box.p1) and room.enlarged(1e-3).contains(box.p2), \
+                (cell.name, shape.text.string, box, room)
+            checked += 1
+    assert checked >= len(tiles) * 2
 
 
 def test_identical_tiles_share_one_cell(small_arch, tmp_path):
@@ -138,11 +206,16 @@ def test_cli_rejects_an_unknown_tile(tmp_path):
 def test_reference_chip_holds_every_memristor(reference_arch, tmp_path):
     plan = plan_tiles(reference_arch)
     result = write_layout(reference_arch, tmp_path / "reference.gds")
-    expected = sum(
-        tile.crossbar_devices + tile.sign_devices
-        + sum(bank.memristors for bank in tile.banks if bank.kind == "load_memristor")
-        for tile in plan.tiles()
-    )
-    assert result["memristors"] == expected
+    assert result["memristors"] == build_graph(reference_arch).summary()["total"]["memristors"]["total"]
     assert result["tile_instances"] == len(plan.tiles())
     assert result["drc_violations"] == []
+
+
+@pytest.mark.parametrize("name", shipped_names("technology"))
+def test_every_shipped_technology_gets_layer_properties_for_all_its_layers(name, tmp_path):
+    technology = resolve_library("technology", name, "test", None)
+    path = write_layer_properties(technology, tmp_path / f"{name}.lyp")
+    nodes = ElementTree.parse(path).getroot().findall("properties")
+    sources = {node.findtext("source") for node in nodes}
+    assert sources == {f"{spec.layer}/{spec.datatype}@1" for _, spec in technology.layers}
+    assert all(node.findtext("name") and node.findtext("fill-color").startswith("#") for node in nodes)
