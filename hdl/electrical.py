@@ -31,6 +31,14 @@ Conventions, one for every backend:
 - Sign read (Fig. 3): the sign column at V_r, the rows at the thresholding circuits' virtual grounds; a row current
   above V_r (g_on + g_off) / 2 reads +.
 - Read power: what the row drivers deliver, sum_ij G_ij x_i (x_i - V_col_j), plus the sign column's read.
+- Wires: rows and columns of resistance r_row, r_col per cell segment (`amdcgan.hdl.wires`). The tile is then a
+  resistive mesh whose outputs are still linear in the row voltages, x @ T, T solved exactly (numpy arrays: sparse
+  direct solve; torch tensors: the batched ladder solve of `amdcgan.hdl.wires_torch`, with autograd). Sign crossbar:
+  s * T, every column read with the rows sign-switched for it; differential pair, load memristors: T over both
+  device columns, T+ - T-; differential pair, IVC: the mirrored pairs solved exactly by superposition
+  (`mirrored_pair_transfers`). The wired matrix is written as the ideal one times a factor per device position
+  (`wire_factors`), so that a trainer may keep the factors of its last solve while devices change. With both
+  resistances 0 nothing of this runs.
 """
 
 from __future__ import annotations
@@ -194,6 +202,8 @@ class Periphery:
     summing_gain: float
     read_pulse_s: float
     read_disturb: bool
+    row_wire_ohm: float = 0.0
+    column_wire_ohm: float = 0.0
 
     @classmethod
     def of(cls, architecture: Architecture) -> "Periphery":
@@ -201,7 +211,17 @@ class Periphery:
         return cls(technology.vdd_v, technology.vss_v, architecture.read_voltage_v, device.v_threshold_v,
                    device.g_on_s, device.g_off_s, choice.load_conductance_s or device.g_on_s, choice.opamp_gain,
                    choice.opamp_gbw_hz, choice.opamp_headroom_v, choice.ivc_feedback_ohm, choice.summing_gain,
-                   choice.read_pulse_s, choice.read_disturb)
+                   choice.read_pulse_s, choice.read_disturb, choice.row_wire_ohm, choice.column_wire_ohm)
+
+    @property
+    def wired(self) -> bool:
+        """Whether the crossbars' wires have resistance (else every tile takes the ideal forms)."""
+        return self.row_wire_ohm > 0 or self.column_wire_ohm > 0
+
+    def ideal_wires(self) -> "Periphery":
+        from dataclasses import replace
+
+        return replace(self, row_wire_ohm=0.0, column_wire_ohm=0.0)
 
     @property
     def rail(self) -> float:
@@ -346,12 +366,20 @@ def activation_spice(function: str, node: str, enable: str, vdd: float) -> str:
 # A tile
 
 
-def effective_matrix(main, second, cell: Cell, readout: Readout, periphery: Periphery, signed=None, tiles=None):
+def effective_matrix(main, second, cell: Cell, readout: Readout, periphery: Periphery, signed=None, tiles=None,
+                     factors=None):
     """(rows, columns) volts out per volt in: a tile's outputs are `x @ this`, then `periphery.output_clip`.
 
     `signed`: the sign crossbar's signed conductances s G when they carry gradients of their own (training).
     `tiles`: a (rows, tiles) 0/1 matrix giving each row its row-split tile, whose columns sum over its own rows
-    (default: all rows are one tile)."""
+    (default: all rows are one tile).
+    With wires, `factors` (`wire_factors`, of the same shape as `main`) are the wires' effect per device position;
+    for one tile they are solved here from `main` and `second` by default (exact; with torch tensors, gradients
+    flow through the solve)."""
+    if periphery.wired and factors is None:
+        if tiles is not None:
+            raise ValueError("with wires, solve every tile's wire_factors and pass them (or one tile at a time)")
+        factors = wire_factors(main, second, cell, readout, periphery)
     if tiles is None:
         rows = main.shape[0]
 
@@ -365,10 +393,100 @@ def effective_matrix(main, second, cell: Cell, readout: Readout, periphery: Peri
 
     if cell.differential:
         if readout is Readout.load_memristor:
-            return main * gain(main) - second * gain(second)
-        return (main - second) * gain(main)
+            if factors is None:
+                return main * gain(main) - second * gain(second)
+            return main * gain(main) * factors[0] - second * gain(second) * factors[1]
+        if factors is None:
+            return (main - second) * gain(main)
+        return (main * factors[0] - second * factors[1]) * gain(main)
     signed = second * main if signed is None else signed
-    return signed * gain(main)
+    return signed * gain(main) if factors is None else signed * gain(main) * factors[0]
+
+
+def _is_numpy(values) -> bool:
+    return isinstance(values, np.ndarray)
+
+
+def _solver(values):
+    """The wire-mesh solver for this kind of array: sparse direct for numpy, the batched ladder for torch."""
+    if _is_numpy(values):
+        from . import wires
+        return wires
+    from . import wires_torch
+    return wires_torch
+
+
+def _side_by_side(main, second):
+    """A differential pair's devices as laid out: G+ and G- columns alternating."""
+    if _is_numpy(main):
+        return np.stack([main, second], -1).reshape(*main.shape[:-1], -1)
+    import torch
+    return torch.stack([main, second], -1).reshape(*main.shape[:-1], -1)
+
+
+def _end_admittance(devices, periphery: Periphery):
+    """Y_e (..., columns, columns): the currents column-end sources deliver into the mesh, rows grounded. It is the
+    input admittance of the transposed mesh (column k becomes row C-1-k, row i becomes column R-1-i, the wires
+    swap)."""
+    r_row, r_col = periphery.row_wire_ohm, periphery.column_wire_ohm
+    if _is_numpy(devices):
+        from .wires import WireMesh
+        return WireMesh(devices[::-1, ::-1].T, r_col, r_row, None).input_admittance()[::-1, ::-1]
+    from .wires_torch import input_admittance
+    return input_admittance(devices.flip(-2, -1).swapaxes(-1, -2), r_col, r_row, None).flip(-2, -1)
+
+
+def mirrored_pair_transfers(plus, minus, periphery: Periphery):
+    """(P+, P-) (..., rows, pairs): a differential pair's IVC with wires outputs x @ (P+ - P-), exactly.
+
+    Each G- column ends at the mirror's virtual ground, whose current is drawn out of the G+ column's end, itself
+    held by the finite-gain IVC's input conductance g_t = (1 + A) / R_f. By superposition, the currents the mesh
+    brings into the column ends are T^T x - Y_e e: T with every end at a virtual ground, Y_e the admittance seen
+    from the ends with the rows grounded. With e- = 0 the G+ ends satisfy (g_t + Y_++ - Y_-+) e+ = (T+ - T-)^T x,
+    and the output is A e+."""
+    from .wires import readout_termination
+
+    rows = plus.shape[-2]
+    devices = _side_by_side(plus, minus)
+    transfer = _solver(plus).effective_transfer(devices, periphery.row_wire_ohm, periphery.column_wire_ohm, None)
+    ends = _end_admittance(devices, periphery)
+    termination, volts_per_volt = readout_termination(Readout.opamp_ivc, periphery, rows)
+    nodal = ends[..., 0::2, 0::2] - ends[..., 1::2, 0::2]
+    pairs = nodal.shape[-1]
+    if _is_numpy(nodal):
+        both = np.concatenate([transfer[..., 0::2], transfer[..., 1::2]], -2).swapaxes(-1, -2)
+        solved = np.linalg.solve(nodal + termination * np.eye(pairs), both)
+    else:
+        import torch
+        both = torch.cat([transfer[..., 0::2], transfer[..., 1::2]], -2).swapaxes(-1, -2)
+        identity = torch.eye(pairs, dtype=nodal.dtype, device=nodal.device)
+        solved = torch.linalg.solve(nodal + termination * identity, both)
+    solved = volts_per_volt * solved.swapaxes(-1, -2)
+    return solved[..., :rows, :], solved[..., rows:, :]
+
+
+def wire_factors(main, second, cell: Cell, readout: Readout, periphery: Periphery):
+    """(main factor, second factor or None), (..., rows, columns): the tile's exact transfer with wires divided by
+    the ideal-wire term of each device array, so that `effective_matrix(..., factors=these)` is the wired matrix
+    (the devices' conductances are > 0: g_off at least). Numpy arrays (one tile) or torch tensors (tiles of one
+    shape stacked along leading dimensions; with autograd)."""
+    from .wires import readout_termination
+
+    rows, solver = main.shape[-2], _solver(main)
+    r_row, r_col = periphery.row_wire_ohm, periphery.column_wire_ohm
+
+    def gain(devices):
+        return periphery.column_gain(devices.sum(-2), rows, readout)[..., None, :]
+
+    if cell.differential:
+        if readout is Readout.load_memristor:
+            transfer = solver.effective_transfer(_side_by_side(main, second), r_row, r_col, periphery.g_load)
+            return transfer[..., 0::2] / (main * gain(main)), transfer[..., 1::2] / (second * gain(second))
+        plus, minus = mirrored_pair_transfers(main, second, periphery)
+        return plus / (main * gain(main)), minus / (second * gain(main))
+    termination, volts_per_volt = readout_termination(readout, periphery, rows)
+    transfer = solver.effective_transfer(main, r_row, r_col, termination)
+    return volts_per_volt * transfer / (main * gain(main)), None
 
 
 def clip_outputs(values, cell: Cell, readout: Readout, periphery: Periphery, unit_v: float = 1.0):
@@ -403,9 +521,13 @@ def read_power_w(rows_v: np.ndarray, main: np.ndarray, second: np.ndarray, cell:
 
     Sign crossbar: the columns are read one after another, each with the rows sign-switched for that column (every
     column conducts in each read); the average is over the columns. Differential pair: one read; with an IVC the
-    G- columns sit at the mirror's grounded input."""
+    G- columns sit at the mirror's grounded input. With wires: x^T Y x, Y the mesh's input admittance
+    (`amdcgan.hdl.wires`), everything the wires dissipate included; an IVC's input is taken in its linear range
+    (the summing node's shift once its output clips is modelled with ideal wires only)."""
     x = np.atleast_2d(rows_v)
     rows = main.shape[0]
+    if periphery.wired:
+        return _wired_read_power_w(x, main, second, cell, readout, periphery)
 
     def delivered(driven: np.ndarray, devices: np.ndarray, columns_v: np.ndarray) -> np.ndarray:
         return (driven ** 2) @ devices.sum(1) - np.sum(columns_v * (driven @ devices), axis=-1)
@@ -418,6 +540,24 @@ def read_power_w(rows_v: np.ndarray, main: np.ndarray, second: np.ndarray, cell:
         return plus + delivered(x, second, minus_columns)
     driven = x[:, None, :] * second.T[None]  # (batch, column being read, rows)
     return delivered(driven, main, column_node_voltages(driven, main, readout, periphery, rows)).mean(-1)
+
+
+def _wired_read_power_w(x: np.ndarray, main: np.ndarray, second: np.ndarray, cell: Cell, readout: Readout,
+                       periphery: Periphery) -> np.ndarray:
+    from .wires import WireMesh, readout_termination
+
+    rows = main.shape[0]
+    wires = (periphery.row_wire_ohm, periphery.column_wire_ohm)
+    if cell.differential:
+        termination = (periphery.g_load if readout is Readout.load_memristor
+                       else readout_termination(readout, periphery, rows)[0])
+        mesh = WireMesh(_side_by_side(main, second), *wires, termination,
+                        mirrored_pairs=readout is Readout.opamp_ivc)
+        admittance = mesh.input_admittance()
+        return np.einsum("bi,ij,bj->b", x, admittance, x)
+    admittance = WireMesh(main, *wires, readout_termination(readout, periphery, rows)[0]).input_admittance()
+    driven = x[:, None, :] * second.T[None]  # (batch, column being read, rows)
+    return np.einsum("bci,ij,bcj->bc", driven, admittance, driven).mean(-1)
 
 
 def sign_read_power_w(signs: np.ndarray, cell: Cell, periphery: Periphery) -> float:

@@ -336,6 +336,20 @@ class Periphery(Strict):
         "read_voltage_v exceeds v_threshold_v)",
     )
     read_pulse_s: float = Field(default=1.0e-8, gt=0, le=1.0, description="duration of one crossbar read")
+    row_wire_ohm: float = Field(
+        default=0.0, ge=0, le=1000.0,
+        description="wire resistance of one cell segment of a crossbar row (metal line between neighbouring cells; "
+        "about 0.1-10 ohm in nanoscale crossbars); 0 = ideal rows",
+    )
+    column_wire_ohm: float = Field(
+        default=0.0, ge=0, le=1000.0,
+        description="wire resistance of one cell segment of a crossbar column; 0 = ideal columns",
+    )
+    wire_refresh_writes: int = Field(
+        default=1, ge=1, le=1_000_000,
+        description="in-situ training with wires: the tiles' exact transfers are solved again after every this many "
+        "write rounds (between solves the wires' correction of the last solve is kept); 1 = after every write",
+    )
 
 
 class TileLimits(Strict):
