@@ -21,7 +21,8 @@ from torch import nn
 import numpy as np
 
 from amdcgan.errors import UserError
-from amdcgan.hdl.electrical import Periphery, RowDriver, clip_outputs, effective_matrix, row_drivers
+from amdcgan.hdl.electrical import (Periphery, RowDriver, clip_outputs, effective_matrix, row_drivers,
+                                    wire_factors)
 from amdcgan.hdl.mapping import LayerPlan, NetworkPlan, plan_tiles
 from amdcgan.hdl.shapes import network_shapes
 from amdcgan.hdl.spec import Activation, Architecture, BatchNorm, Dropout, MeanPool, Reshape
@@ -74,10 +75,16 @@ class CrossbarLayer(nn.Module):
     volt in, from the conductances and the column sums of that tile's own rows) and clip where that readout clips;
     the row splits' partial results meet at the summing amplifier. Gradients reach `weight` through the effective matrix of the continuous encoding, with the
     devices' actual conductances (levels, variability, write noise) passed straight through.
+
+    With wire resistance every tile (row split x column split) is a mesh: its effective matrix is the ideal one times
+    `electrical.wire_factors`, solved from the devices' read values once per programmed state and, in in-situ
+    training, again after every `refresh_writes` write rounds; in between the last solve's factors are kept while
+    the devices' own values follow every write (`wire_staleness` measures what that costs). Gradients flow through
+    the ideal matrix times those factors, so the wires' attenuation reaches them.
     """
 
     def __init__(self, plan: LayerPlan, devices: DeviceModel, periphery: Periphery, driver: RowDriver | None,
-                 generator: torch.Generator):
+                 generator: torch.Generator, refresh_writes: int = 1):
         super().__init__()
         self.plan = plan
         self.periphery = periphery
@@ -92,6 +99,11 @@ class CrossbarLayer(nn.Module):
         self.cell = self.devices.cell
         self._read: tuple[torch.Tensor, ...] | None = None
         self._matrix: tuple[tuple, torch.Tensor] | None = None
+        self.wired, self.refresh_writes = periphery.wired, refresh_writes
+        self.tiles = [(rows, columns) for rows in plan.row_splits for columns in plan.column_splits]
+        self._factors: tuple | None = None  # the wire factors of every tile from the last solve, as one matrix
+        self.writes_since_solve = 0
+        self._tracked_inputs: list[torch.Tensor] = []
         # Row splits clip one by one only where a tile's readout clips; otherwise one whole product is exact.
         self.clips_per_tile = (len(plan.row_splits) > 1
                                and periphery.output_clip(plan.encoding, plan.readout) is not None)
@@ -138,10 +150,7 @@ class CrossbarLayer(nn.Module):
         """(main, second, signed) the circuit computes with: the devices' values, carrying the gradients of the
         continuous encoding of `weight` (default: this layer's); `signed` is s G (sign crossbar) or G+ - G-."""
         weight = self.weight if weight is None else weight
-        if self._read is None:  # devices change only when written, so their read-out is kept until then
-            parts = [part.to(weight.dtype).detach() for part in self.devices.conductances()]
-            self._read = (*parts, self.cell.signed(*parts))
-        read_main, read_second, read_signed = self._read
+        read_main, read_second, read_signed = self._device_reads(weight.dtype)
         main, other = self.cell.continuous(weight / self.devices.model.weight_max)
         main = main + (read_main - main).detach()
         if self.cell.differential:
@@ -149,11 +158,53 @@ class CrossbarLayer(nn.Module):
             return main, second, main - second
         return main, read_second, other + (read_signed - other).detach()
 
+    def _device_reads(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self._read is None:  # devices change only when written, so their read-out is kept until then
+            parts = [part.to(dtype).detach() for part in self.devices.conductances()]
+            self._read = (*parts, self.cell.signed(*parts))
+        return self._read
+
     def effective(self, weight: torch.Tensor | None = None) -> torch.Tensor:
         """(rows, columns): volts out per volt in, tile by tile (each row split with its own column sums)."""
         main, second, signed = self.conductances(weight)
         tiles = self.membership.to(main.dtype) if len(self.plan.row_splits) > 1 else None
-        return effective_matrix(main, second, self.cell, self.plan.readout, self.periphery, signed, tiles)
+        if not self.wired:
+            return effective_matrix(main, second, self.cell, self.plan.readout, self.periphery, signed, tiles)
+        if self._factors is None:
+            self._factors = self.solve_wires()
+        return effective_matrix(main, second, self.cell, self.plan.readout, self.periphery, signed, tiles,
+                                self._factors)
+
+    @torch.no_grad()
+    def solve_wires(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Every tile's `wire_factors` from the devices' read values, laid out as the layer's matrix. Tiles of one
+        shape are solved together, stacked."""
+        main, second, _ = self._device_reads(self.weight.dtype)
+        shapes: dict[tuple[int, int], list] = {}
+        for rows, columns in self.tiles:
+            shapes.setdefault((rows[1] - rows[0], columns[1] - columns[0]), []).append((rows, columns))
+        first = torch.empty_like(main)
+        other = torch.empty_like(main) if self.cell.differential else None
+        for tiles in shapes.values():
+            stacked = [torch.stack([part[r0:r1, c0:c1] for (r0, r1), (c0, c1) in tiles]) for part in (main, second)]
+            solved = wire_factors(*stacked, self.cell, self.plan.readout, self.periphery)
+            for index, ((r0, r1), (c0, c1)) in enumerate(tiles):
+                first[r0:r1, c0:c1] = solved[0][index]
+                if other is not None:
+                    other[r0:r1, c0:c1] = solved[1][index]
+        return first, other
+
+    @torch.no_grad()
+    def wire_staleness(self, x: torch.Tensor) -> float:
+        """The relative change (Frobenius norm) of this layer's outputs for inputs `x` when the wire factors kept
+        since the last solve are replaced by a fresh solve (0 when they are fresh). The kept ones stay in use."""
+        if not self.wired or self._factors is None or self.writes_since_solve == 0:
+            return 0.0
+        stale, kept = self(x), self._factors
+        self._factors, self._matrix = self.solve_wires(), None
+        fresh = self(x)
+        self._factors, self._matrix = kept, None
+        return float((stale - fresh).norm() / fresh.norm().clamp_min(torch.finfo(fresh.dtype).tiny))
 
     def matrix(self) -> torch.Tensor:
         """The effective matrix; without gradients it is kept while neither `weight` nor the devices change."""
@@ -165,11 +216,11 @@ class CrossbarLayer(nn.Module):
         return self._matrix[1]
 
     def _load_from_state_dict(self, *args, **kwargs):
-        self._read = self._matrix = None
+        self._read = self._matrix = self._factors = None
         super()._load_from_state_dict(*args, **kwargs)
 
     def _apply(self, fn, *args, **kwargs):
-        self._read = self._matrix = None
+        self._read = self._matrix = self._factors = None
         return super()._apply(fn, *args, **kwargs)
 
     @torch.no_grad()
@@ -177,7 +228,8 @@ class CrossbarLayer(nn.Module):
         """Program the devices once with `weights`; `weight` becomes what they hold."""
         pulses = self.devices.program(weights.to(self.weight))
         self.weight.copy_(self.devices.nominal())
-        self._read = None
+        self._read = self._factors = None  # a programmed state: its wires are solved once, at the next read
+        self.writes_since_solve = 0
         return pulses
 
     @torch.no_grad()
@@ -191,6 +243,10 @@ class CrossbarLayer(nn.Module):
         self.devices.update(self.weight.detach())
         self.weight.copy_(self.devices.nominal())
         self._read = None
+        if self.wired:
+            self.writes_since_solve += 1
+            if self.writes_since_solve >= self.refresh_writes:
+                self._factors, self.writes_since_solve = None, 0
 
     # -- forward -------------------------------------------------------------------------------------------------
     def drive(self, x: torch.Tensor) -> torch.Tensor:
@@ -242,6 +298,8 @@ class CrossbarLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows, matrix = self.drive(x), self.matrix()
+        if self.wired and self.track_reads:
+            self._tracked_inputs.append(x.detach())  # for `wire_staleness` on the same inputs
         if not self.clips_per_tile:
             return self.combine(self._whole(rows, matrix))
         return self.combine(self.tile_clip(self.partials(rows, matrix)).sum(1))
@@ -474,7 +532,20 @@ class Network(nn.Module):
             stats[name] = {"row_inputs": int(seen), "read_gain": layer.read_gain,
                            "limited_fraction": limited / seen if seen else 0.0,
                            "above_threshold_fraction": over / seen if seen else 0.0}
+            if layer.wired:
+                stats[name].update(self._wire_staleness(layer))
         return stats
+
+    @staticmethod
+    def _wire_staleness(layer: CrossbarLayer) -> dict:
+        """With wires: the write rounds since the layer's last solve, and the relative change of its outputs on the
+        inputs it saw while tracking when that solve is refreshed now."""
+        inputs, layer._tracked_inputs = layer._tracked_inputs, []
+        tracking, layer.track_reads = layer.track_reads, False
+        change = max((layer.wire_staleness(x) for x in inputs), default=0.0)
+        layer.track_reads = tracking
+        return {"writes_since_wire_solve": layer.writes_since_solve, "wire_refresh_writes": layer.refresh_writes,
+                "stale_wire_output_change": change}
 
 
 def supply_clip(architecture: Architecture, clip: bool) -> tuple[float, float] | None:
@@ -513,7 +584,7 @@ def build_network(architecture: Architecture, plan: NetworkPlan, *, tile: bool, 
             layer_plan = plans[shape.name]
             if tile:
                 modules.append(CrossbarLayer(layer_plan, devices, periphery, drivers[f"{plan.name}.{shape.name}"],
-                                             generator))
+                                             generator, architecture.periphery.wire_refresh_writes))
             else:
                 modules += ([nn.Flatten()] if len(shape.input) > 1 and layer_plan.type == "dense" else [])
                 modules.append(float_layer(layer_plan))

@@ -339,3 +339,90 @@ def test_plain_ngspice_runs_the_accelerator_netlist(tmp_path, bench):
     assert "error" not in log.lower(), log[-2000:]
     if bench:  # the outputs' tables: one row per sweep step (the widest sign-crossbar tile has 6 columns)
         assert "No. of Data Rows : 6" in log and "DC transfer characteristic" in log
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Wire resistance: the GAN layer against hdl's numpy tile model with the same wires, and the zero-wire path unchanged
+
+WIRES = {"row_wire_ohm": 2.5, "column_wire_ohm": 7.0}  # large for small tiles, so the wires matter in every tile
+
+
+def wired(arch, **ohms):
+    return arch.model_copy(update={"periphery": arch.periphery.model_copy(update=ohms)})
+
+
+def gan_and_numpy_layers(arch, seed: int):
+    """For every weighted layer: (name, the GAN layer's outputs, hdl's numpy outputs, ideal-wire numpy outputs)."""
+    plan = plan_tiles(arch)
+    config = make_config(levels=16, variability=0.3, weight_max=0.1)
+    devices = DeviceModel.from_memristor(arch.device, config)
+    periphery = Periphery.of(arch)
+    generator = torch.Generator().manual_seed(seed)
+    for network_plan in plan.networks:
+        network = build_network(arch, network_plan, tile=True, devices=devices, generator=generator).double()
+        for layer_plan in network_plan.layers:
+            layer = network.crossbars()[layer_plan.name]
+            layer.program(0.1 * torch.randn(layer.weight.shape, generator=generator, dtype=torch.float64))
+            layer.driver, layer.limits_inputs = None, True  # inputs of unknown bound: the drivers limit them
+            x = 2.0 * torch.randn(2, *layer_plan.input_shape, generator=generator, dtype=torch.float64)
+            with torch.no_grad():
+                ours = layer(x)
+            main, second = (part.double().numpy() for part in layer.devices.conductances())
+            conductances = Conductances(Cell.of(devices.device, layer_plan.encoding), main, second)
+            rows = windows(x, layer_plan).numpy() * periphery.v_read
+            driven = periphery.drive_rows(rows, layer.read_gain)
+            if layer_plan.bias:
+                driven[..., -1] = periphery.v_read
+            driven = driven.reshape(-1, driven.shape[-1])
+            expected, ideal = (layer_outputs(driven, conductances, layer_plan.row_splits, layer_plan.column_splits,
+                                             layer_plan.readout, circuit) / periphery.v_read
+                               for circuit in (periphery, periphery.ideal_wires()))
+            shape = (x.shape[0], -1, layer_plan.weight_columns)
+            ours = ours.reshape(x.shape[0], layer_plan.weight_columns, -1).transpose(1, 2).numpy()
+            yield f"{network_plan.name}.{layer_plan.name}", ours, expected.reshape(shape), ideal.reshape(shape)
+
+
+@pytest.mark.parametrize("which,encoding,readout", [
+    pytest.param(which, encoding, readout, marks=[pytest.mark.slow] if which == "small" else [])
+    for which in ("odd", "small") for encoding, readout in CIRCUITS])
+def test_gan_layers_with_wires_compute_the_numpy_tile_model(architectures, which, encoding, readout):
+    """(a) with wires: relative error <= 1e-6 in float64 on every layer, where the wires change the outputs."""
+    arch = wired(variant(architectures[which], encoding, readout), **WIRES)
+    for name, ours, expected, ideal in gan_and_numpy_layers(arch, seed=11):
+        scale = np.abs(expected).max()
+        assert scale > 0
+        assert np.abs(ours - expected).max() <= 1e-6 * scale, name
+        assert np.abs(ideal - expected).max() > 1e-4 * scale, f"{name}: the wires must matter here"
+
+
+@pytest.mark.parametrize("encoding,readout", CIRCUITS)
+def test_zero_wires_take_the_ideal_path_unchanged(architectures, encoding, readout):
+    """At 0 ohm no wire factor exists: the GAN never solves a mesh, and its outputs are the ideal model's."""
+    arch = variant(architectures["odd"], encoding, readout)
+    assert not Periphery.of(arch).wired
+    for name, ours, expected, ideal in gan_and_numpy_layers(arch, seed=5):
+        np.testing.assert_array_equal(expected, ideal)
+        assert np.abs(ours - expected).max() <= 1e-6 * np.abs(expected).max(), name
+    network = build_network(arch, plan_tiles(arch).network("generator"), tile=True)
+    layer = next(iter(network.crossbars().values()))
+    layer(torch.randn(2, *layer.plan.input_shape))
+    assert layer._factors is None and not layer.wired
+
+
+@pytest.mark.parametrize("encoding,readout", CIRCUITS)
+def test_gradients_flow_through_the_wired_matrix(architectures, encoding, readout):
+    """The weight gradient with wires is the ideal one's path times the wires' attenuation: nonzero, finite, and
+    different from the ideal-wire gradient on the same devices."""
+    gradients = []
+    for ohms in (WIRES, {}):
+        arch = wired(variant(architectures["small"], encoding, readout), **ohms)
+        network = build_network(arch, plan_tiles(arch).network("discriminator"), tile=True,
+                                generator=torch.Generator().manual_seed(2)).double()
+        layer = next(iter(network.crossbars().values()))
+        layer.program(0.1 * torch.randn(layer.weight.shape, generator=torch.Generator().manual_seed(4),
+                                        dtype=torch.float64))
+        x = torch.randn(3, *layer.plan.input_shape, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+        layer(x).square().sum().backward()
+        gradients.append(layer.weight.grad.clone())
+    assert torch.isfinite(gradients[0]).all() and gradients[0].abs().max() > 0
+    assert (gradients[0] - gradients[1]).abs().max() > 1e-4 * gradients[1].abs().max()
