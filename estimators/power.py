@@ -11,7 +11,9 @@ Stated assumptions (they go into the report):
   a sign-crossbar tile is averaged over the reads of its columns and adds its sign column's read. Without a trained
   run every device sits at the mean conductance (G_on + G_off) / 2 with the signs alternating row by row; with a
   run (`--weights RUN`) the devices hold the run's conductances. Load and averaging memristors sit in series with
-  these currents and are not counted again.
+  these currents and are not counted again. With wire resistance (periphery row/column_wire_ohm) the read power is
+  the tile mesh's (hdl's wire model: what the drivers deliver, the wires' own loss included), given beside the same
+  tile's figure with ideal wires; the sign column's read is taken with ideal wires.
 - dropout: a dropped neuron's switch turns off the circuits after it, i.e. the row circuits (crossbar switch,
   thresholding, sign switch) and the crossbar row of the next weighted layer that it feeds; the expected saving is
   rate x their power (bias rows never drop). A dropout after a network's last layer saves nothing on chip.
@@ -29,6 +31,7 @@ from amdcgan.hdl.mapping import LayerPlan, TilePlan
 from amdcgan.hdl.spec import Architecture, Dropout, Readout
 
 MW = 1e-3
+IDEAL_WIRES = "crossbar_read_ideal_wires_w"  # the same reads with wires of no resistance, beside the wired figure
 
 
 def static_power_w(counts: Counts, architecture: Architecture) -> dict[str, float]:
@@ -60,11 +63,13 @@ def tile_read_power_w(tile: Conductances, readout: Readout, periphery: Periphery
     return {"crossbar": crossbar, "sign_crossbar": sign}
 
 
-def crossbar_read_power_w(layer: LayerPlan, architecture: Architecture,
-                          conductances: Conductances | None) -> dict[str, float]:
-    """Read power of every tile of a layer, by memristor kind (crossbar, sign_crossbar)."""
+def crossbar_read_power_w(layer: LayerPlan, architecture: Architecture, conductances: Conductances | None,
+                          ideal_wires: bool = False) -> dict[str, float]:
+    """Read power of every tile of a layer, by memristor kind (crossbar, sign_crossbar); `ideal_wires`: as if the
+    architecture's wires had no resistance."""
     conductances = conductances or nominal_conductances(layer, architecture)
     periphery = Periphery.of(architecture)
+    periphery = periphery.ideal_wires() if ideal_wires else periphery
     total = {"crossbar": 0.0, "sign_crossbar": 0.0}
     for tile in layer.tiles:
         for kind, watts in tile_read_power_w(conductances.block(tile.rows, tile.columns), layer.readout,
@@ -98,7 +103,7 @@ def _layer_power(layer: LayerPlan, hardware: HardwareGraph, conductances: Conduc
     by_kind = crossbar_read_power_w(layer, architecture, conductances)
     read = sum(by_kind.values())
     duty = layer.cycles_per_image / network_cycles
-    return {
+    row = {
         "static_w": static,
         "static_total_w": static_total,
         "crossbar_read_w": read,
@@ -107,6 +112,9 @@ def _layer_power(layer: LayerPlan, hardware: HardwareGraph, conductances: Conduc
         "all_on_w": static_total + read,
         "duty_cycled_w": (static_total + read) * duty,
     }
+    if Periphery.of(architecture).wired:
+        row[IDEAL_WIRES] = sum(crossbar_read_power_w(layer, architecture, conductances, ideal_wires=True).values())
+    return row
 
 
 def _dropout_savings(plan: TilePlan, layers: dict[str, dict]) -> dict:
@@ -143,7 +151,9 @@ def _sum(rows: list[dict]) -> dict:
     for row in rows:
         for kind, watts in row["static_w"].items():
             static[kind] = static.get(kind, 0.0) + watts
+    wires = {IDEAL_WIRES: sum(row[IDEAL_WIRES] for row in rows)} if rows and IDEAL_WIRES in rows[0] else {}
     return {
+        **wires,
         "static_w": static,
         "static_total_w": sum(row["static_total_w"] for row in rows),
         "crossbar_read_w": sum(row["crossbar_read_w"] for row in rows),

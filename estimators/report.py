@@ -211,13 +211,18 @@ def _area(result: dict) -> Section:
 
 def _power(result: dict) -> Section:
     power = result["power"]
+    wired = "crossbar_read_ideal_wires_w" in power["total"]
+
+    def read(row: dict) -> list[str]:
+        return [fmt(row["crossbar_read_w"])] + ([fmt(row["crossbar_read_ideal_wires_w"])] if wired else [])
+
     rows = [
-        [name, fmt(row["static_total_w"]), fmt(row["crossbar_read_w"]), fmt(row["duty"]), fmt(row["all_on_w"]),
+        [name, fmt(row["static_total_w"]), *read(row), fmt(row["duty"]), fmt(row["all_on_w"]),
          fmt(row["duty_cycled_w"])]
         for name, row in power["layers"].items()
     ]
     for name, row in {**power["networks"], "accelerator": power["total"]}.items():
-        rows.append([f"**{name}**", fmt(row["static_total_w"]), fmt(row["crossbar_read_w"]), "",
+        rows.append([f"**{name}**", fmt(row["static_total_w"]), *read(row), "",
                      fmt(row["all_on_w"]), fmt(row["duty_cycled_w"])])
     dropout = power["dropout"]
     dropout_rows = [
@@ -227,7 +232,8 @@ def _power(result: dict) -> Section:
     ]
     blocks = [
         f"Crossbar conductances: {power['conductances']}; rows driven at {fmt(power['read_voltage_v'])} V.",
-        Table(["scope", "circuits (W)", "crossbar read (W)", "duty", "all on (W)", "duty-cycled (W)"], rows),
+        Table(["scope", "circuits (W)", "crossbar read (W)", *(["crossbar read, ideal wires (W)"] if wired else []),
+               "duty", "all on (W)", "duty-cycled (W)"], rows),
         "Assumptions:\n\n" + power["assumptions"],
     ]
     if dropout_rows:

@@ -227,3 +227,25 @@ def test_small_system_by_hand_table_adds_up(small_arch):
         assert row["circuits"] * library[kind]["power_mw"] / 1000 == pytest.approx(comparison["power_gap_w"])
         fits = 0 <= row["circuits"] * library[kind]["area_um2"] / 1e6 <= comparison["area_gap_mm2"]
         assert (kind in comparison["kinds_closing_both_gaps"]) == fits
+
+
+@pytest.mark.spice
+def test_read_power_with_wires_is_the_meshs_supply_power_in_ngspice(tiny):
+    """With wires, a layer's read power is what ngspice's row sources deliver to each tile's mesh (rows
+    sign-switched per column read, averaged, plus the sign column), and the ideal-wire figure stands beside it."""
+    from amdcgan.sim.wire_mesh import spice_mesh
+
+    row_ohm, column_ohm = 40.0, 90.0
+    wired = tiny.model_copy(update={"periphery": tiny.periphery.model_copy(
+        update={"row_wire_ohm": row_ohm, "column_wire_ohm": column_ohm})})
+    power = estimate(wired)["power"]["layers"]["discriminator.c0"]
+    expected = 0.0
+    for first_row, rows, columns, _ in TILES["discriminator.c0"]:
+        signs = np.array([1.0 if (first_row + i) % 2 == 0 else -1.0 for i in range(rows)])
+        main = np.full((rows, columns), G_MID)
+        reads = [spice_mesh(main, signs * V_READ / 2, row_ohm, column_ohm, G_ON).source_power_w
+                 for _ in range(columns)]  # every column's read drives the rows with the same signs here
+        expected += np.mean(reads) + V_READ ** 2 * np.sum(np.where(signs > 0, G_ON, G_OFF))
+    assert power["crossbar_read_w"] == pytest.approx(expected, rel=1e-6)
+    assert power["crossbar_read_ideal_wires_w"] == pytest.approx(layer_read_power("discriminator.c0"), rel=1e-12)
+    assert power["crossbar_read_w"] < power["crossbar_read_ideal_wires_w"]  # the wires' series drop
