@@ -116,6 +116,10 @@ def register(app: typer.Typer) -> None:
         variability: Optional[str] = typer.Option(None, "--variability", help="e.g. 0,0.1,0.2,0.3,0.4,0.5"),
         levels: Optional[str] = typer.Option(None, "--levels", help="e.g. 2,4,8,16,32,64,128,256"),
         epochs: Optional[str] = typer.Option(None, "--epochs", help="e.g. 1,20,50,70 (one run, snapshots)"),
+        wires: Optional[str] = typer.Option(None, "--wires", help="wire resistance per cell segment in ohm, rows "
+                                            "and columns, e.g. 0,0.2,1,2.5 (with --tile-rows)"),
+        tile_rows: Optional[str] = typer.Option(None, "--tile-rows", help="square tile sizes for --wires, e.g. "
+                                                "32,64,128,256; default: the architecture's"),
         train_epochs: int = typer.Option(1, "--train-epochs", help="epochs per point in variability/levels sweeps"),
         mode: str = COMMON["mode"],
         device: str = COMMON["device"],
@@ -146,6 +150,22 @@ def register(app: typer.Typer) -> None:
         from amdcgan.gan.sweep import parse_values, run_points, sweep as sweep_run
         from amdcgan.progress import ProgressLog, training_events
 
+        if wires is not None:
+            from amdcgan.gan.sweep import parse_wire_sweep, wire_sweep
+
+            if variability or levels or epochs or from_run or ray or batched:
+                raise UserError("--wires sweeps alone: without --variability, --levels, --epochs, --from-run, --ray "
+                                "or --batched")
+            architecture = load(arch)
+            ohms, sizes = parse_wire_sweep(wires, tile_rows, architecture)
+            config = _config(mode=mode, epochs=train_epochs, device=device, seed=seed, batch=batch,
+                             limit=limit or None, data_dir=data, activation=activation)
+            summary = wire_sweep(architecture, output, ohms, sizes, config)
+            console.print(Path(summary["paths"]["md"]).read_text(), highlight=False)
+            console.print(f"wrote {summary['paths']['json']}, {summary['paths']['csv']}")
+            return
+        if tile_rows is not None:
+            raise UserError("--tile-rows goes with --wires")
         chosen = {name: text for name, text in (("variability", variability), ("levels", levels),
                                                 ("epochs", epochs)) if text}
         if len(chosen) != 1:

@@ -198,3 +198,140 @@ def programming_sweep(architecture: Architecture, out_dir: str | Path, parameter
     title = (f"{architecture.name}, ex-situ (a generator trained on ideal devices, programmed into these): samples "
              f"by {parameter}")
     return write_sweep(architecture, out_dir, parameter, values, trained, points, rows, baseline, title)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Wire resistance against tile size
+
+WIRE_FILES = "sweep_wires"
+
+
+def wired_architecture(architecture: Architecture, tile_rows: int, wire_ohm: float) -> Architecture:
+    """The architecture on square tiles of `tile_rows` rows and physical columns, with `wire_ohm` per cell segment
+    on rows and columns alike."""
+    tiles = architecture.tiles.model_copy(update={"max_rows": tile_rows, "max_columns": tile_rows})
+    periphery = architecture.periphery.model_copy(update={"row_wire_ohm": wire_ohm, "column_wire_ohm": wire_ohm})
+    return architecture.model_copy(update={"tiles": tiles, "periphery": periphery})
+
+
+def _read_power(architecture: Architecture, run_dir: Path) -> dict:
+    """The estimator's crossbar read power of the run's conductances, with the wires and with ideal ones (W)."""
+    from amdcgan.estimators.power import crossbar_read_power_w, layer_key
+    from amdcgan.hdl.electrical import load_run_conductances
+
+    plan = plan_tiles(architecture)
+    layers = load_run_conductances(run_dir, plan, architecture.device)
+    return {key: sum(sum(crossbar_read_power_w(layer, architecture, layers[layer_key(layer)], ideal).values())
+                     for layer in plan.layers())
+            for key, ideal in (("read_power_w", False), ("read_power_ideal_wires_w", True))}
+
+
+def _stale_change(run_dir: Path) -> float | None:
+    """The largest relative output change of a kept wire solve against a fresh one at the run's last evaluation."""
+    import json
+
+    path = run_dir / "read_stats.json"
+    if not path.exists():
+        return None
+    stats = json.loads(path.read_text())
+    changes = [layer.get("stale_wire_output_change") for network in stats.values() for layer in network.values()]
+    changes = [change for change in changes if change is not None]
+    return max(changes) if changes else None
+
+
+def parse_wire_sweep(wires: str, tile_rows: str | None, architecture: Architecture) -> tuple[list, list]:
+    """`--wires 0,0.2,1,2.5` and `--tile-rows 32,64` (default: the architecture's tile rows)."""
+    try:
+        ohms = [float(item) for item in wires.split(",") if item.strip()]
+        sizes = ([int(item) for item in tile_rows.split(",") if item.strip()] if tile_rows
+                 else [architecture.tiles.max_rows])
+    except ValueError:
+        raise UserError(f"--wires takes comma-separated ohms and --tile-rows whole numbers, got {wires!r} and "
+                        f"{tile_rows!r}") from None
+    return ohms, sizes
+
+
+def wire_finding(points: list[dict]) -> dict:
+    """Per wire resistance, the largest tile (rows) whose point keeps the quality of the same tile size with ideal
+    wires, by the sweep tolerance (`FID_TOLERANCE`)."""
+    ideal = {point["tile_rows"]: point for point in points if point["wire_ohm"] == 0 and point.get("fid") is not None}
+    criterion = (f"FID <= {FID_TOLERANCE} x the same tile size's FID with ideal wires, and classes >= its classes "
+                 "less one; a tile size counts only if every smaller one also keeps")
+    if not ideal:
+        return {"criterion": criterion + " (no scored 0-ohm point: nothing to compare with)", "largest_tile_rows": {}}
+    largest = {}
+    for ohm in sorted({point["wire_ohm"] for point in points}):
+        kept = None
+        for point in sorted((p for p in points if p["wire_ohm"] == ohm), key=lambda p: p["tile_rows"]):
+            reference = ideal.get(point["tile_rows"])
+            if reference is None or point.get("fid") is None:
+                break
+            if point["fid"] > FID_TOLERANCE * reference["fid"] or point["classes"] < reference["classes"] - 1:
+                break
+            kept = point["tile_rows"]
+        largest[str(ohm)] = kept
+    finding = {"criterion": criterion, "largest_tile_rows": largest}
+    if all(point.get("untrained_fid") is not None and point["fid"] > IMPROVEMENT * point["untrained_fid"]
+           for point in ideal.values()):
+        finding["note"] = ("inconclusive: no ideal-wire point improved on its untrained generator by "
+                           f"{1 - IMPROVEMENT:.0%}; train longer")
+    return finding
+
+
+def wire_table(summary: dict) -> str:
+    """The sweep as a Markdown table: FID (classes) per tile size and wire resistance, the finding beneath."""
+    ohms, sizes = summary["wire_ohms"], summary["tile_rows"]
+    cells = {(point["tile_rows"], point["wire_ohm"]): point for point in summary["points"]}
+    lines = ["| tile rows | " + " | ".join(f"{ohm:g} ohm" for ohm in ohms) + " |",
+             "|---:|" + "---:|" * len(ohms)]
+    for size in sizes:
+        row = []
+        for ohm in ohms:
+            point = cells[size, ohm]
+            row.append("not scored" if point.get("fid") is None else f"{point['fid']:.1f} ({point['classes']})")
+        lines.append(f"| {size} | " + " | ".join(row) + " |")
+    finding = summary["finding"]
+    largest = ", ".join(f"{ohm} ohm: {rows if rows is not None else 'none'}"
+                        for ohm, rows in finding["largest_tile_rows"].items())
+    note = f"\n{finding['note']}." if "note" in finding else ""
+    return "\n".join(lines) + f"\n\nFID (classes). Largest tile keeping quality: {largest}.\nCriterion: " \
+                              f"{finding['criterion']}.{note}\n"
+
+
+def wire_sweep(architecture: Architecture, out_dir: str | Path, wire_ohms: list[float], tile_rows: list[int],
+               config: GanConfig, runner: Runner = run_points) -> dict:
+    """Image quality against wire resistance per cell segment and tile size: one training run (the config's mode)
+    per (tile rows, ohms) on `wired_architecture`, each scored, with its read power by the estimator (with the
+    wires and with ideal ones, on the run's conductances) and, in-situ, the largest output change a kept wire
+    solve showed at the last evaluation.
+
+    Writes sweep_wires.json (`points`: tile_rows, wire_ohm, fid, classes, confidence, untrained_fid, read_power_w,
+    read_power_ideal_wires_w, stale_wire_output_change; `finding`: `wire_finding`), sweep_wires.csv (the points)
+    and sweep_wires.md (`wire_table`)."""
+    if not wire_ohms or not tile_rows:
+        raise UserError("a wire sweep needs at least one wire resistance and one tile size")
+    if any(ohm < 0 for ohm in wire_ohms) or any(rows < 2 for rows in tile_rows):
+        raise UserError("wire resistances must be >= 0 ohm and tile sizes at least 2 rows")
+    if config.mode == "float":
+        raise UserError("a float network has no wires: sweep wires in insitu or exsitu mode")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    points = []
+    for rows in tile_rows:
+        for ohm in wire_ohms:
+            point_arch = wired_architecture(architecture, rows, ohm)
+            point_dir = out_dir / f"rows{rows}_ohm{ohm:g}"
+            summary, = runner(point_arch, [(config, point_dir)])
+            points.append({"tile_rows": rows, "wire_ohm": ohm, **_quality(summary["final"], summary["untrained"]),
+                           **_read_power(point_arch, point_dir), "stale_wire_output_change": _stale_change(point_dir)})
+    summary = {"architecture": architecture.name, "wire_ohms": list(wire_ohms), "tile_rows": list(tile_rows),
+               "config": config.model_dump(mode="json"), "points": points, "finding": wire_finding(points),
+               "paths": {name: str(out_dir / f"{WIRE_FILES}.{name}") for name in ("json", "csv", "md")}}
+    text = io.StringIO()
+    writer = csv.DictWriter(text, list(points[0]))
+    writer.writeheader()
+    writer.writerows(points)
+    write_text_atomic(out_dir / f"{WIRE_FILES}.csv", text.getvalue())
+    write_text_atomic(out_dir / f"{WIRE_FILES}.md", wire_table(summary))
+    write_json_atomic(out_dir / f"{WIRE_FILES}.json", summary)
+    return summary

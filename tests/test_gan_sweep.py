@@ -111,3 +111,34 @@ def test_programming_sweep_programs_one_trained_generator(small_arch, tmp_path):
     run_point(arch, make_config(**QUICK, mode="float"), tmp_path / "float")
     with pytest.raises(UserError, match="do not fit the circuit"):
         programming_sweep(arch, tmp_path / "y", "levels", [2], make_config(**QUICK), tmp_path / "float")
+
+
+def test_wire_sweep_table_and_finding(small_arch, tmp_path):
+    """Quality against wire resistance and tile size: every point trained on its tiles and wires, read power with
+    wires below the ideal-wire figure (the wires' series drop), the finding by the stated criterion."""
+    from amdcgan.gan.sweep import wire_finding, wire_sweep
+
+    summary = wire_sweep(small_arch, tmp_path, [0.0, 2.5], [16, 64], make_config(**QUICK))
+    assert [(p["tile_rows"], p["wire_ohm"]) for p in summary["points"]] == [(16, 0), (16, 2.5), (64, 0), (64, 2.5)]
+    for point in summary["points"]:
+        assert point["fid"] > 0
+        if point["wire_ohm"] == 0:
+            assert point["read_power_w"] == point["read_power_ideal_wires_w"]
+        else:
+            assert point["read_power_w"] < point["read_power_ideal_wires_w"]
+    config = json.loads((tmp_path / "rows16_ohm2.5" / "config.json").read_text())
+    assert config["mode"] == "insitu"
+    assert "| 64 |" in (tmp_path / "sweep_wires.md").read_text()
+    by_hand = [{"tile_rows": rows, "wire_ohm": ohm, "fid": fid, "classes": 9, "untrained_fid": 400.0}
+               for rows, ohm, fid in [(32, 0.0, 100.0), (64, 0.0, 100.0), (128, 0.0, 100.0),
+                                      (32, 1.0, 110.0), (64, 1.0, 130.0), (128, 1.0, 120.0)]]
+    assert wire_finding(by_hand)["largest_tile_rows"] == {"0.0": 128, "1.0": 32}
+
+
+def test_wire_sweep_on_the_command_line(small_arch, tmp_path):
+    result = CliRunner().invoke(app, ["sweep", "examples/small_system.yaml", "-o", str(tmp_path), "--wires", "0,1",
+                                      "--tile-rows", "16", "--limit", "64", "--batch", "32"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "sweep_wires.json").exists()
+    bad = CliRunner().invoke(app, ["sweep", "examples/small_system.yaml", "-o", str(tmp_path), "--tile-rows", "16"])
+    assert isinstance(bad.exception, UserError) and "--tile-rows goes with --wires" in str(bad.exception)
