@@ -117,8 +117,12 @@ def headline(name: str, result: dict) -> str:
         return f"at {worst[0]:g}% variability: conv {worst[1]:.2f}%, mean {worst[2]:.2f}%, dense in " \
                f"{worst[3]:.2f}%, dense current {worst[4]:.2f}% of full scale"
     if name == "irdrop":
-        last = result["table"][-1]
-        return f"{int(last[0])}x{int(last[0])} at {last[1]:g} ohm/cell: {last[3]:.2f}% max error"
+        largest = max(row[0] for row in result["table"])
+        worst = max((row for row in result["table"] if row[0] == largest), key=lambda row: row[4])
+        agreement = result["ngspice_agreement"]
+        return (f"{int(largest)}x{int(largest)} at {worst[3]:g} ohm/cell: ideal wires off by {worst[4]:.2f}%; "
+                f"wire model vs ngspice up to {int(agreement['largest_size'])}: {agreement['max_relative_error']:.1e} "
+                f"({agreement['criterion']}: {'holds' if agreement['holds'] else 'fails'})")
     if name == "write":
         steps = result["set_steps_per_pulse"]
         return (f"step/pulse {steps[0] / result['level_step']:.4f} levels ({result['step_relative_error']:.1e} from "

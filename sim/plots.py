@@ -122,21 +122,29 @@ def plot_variability(table: np.ndarray, keys: list[str], path: Path) -> Path:
 
 
 @styled
-def plot_irdrop(table: np.ndarray, readouts: list[str], path: Path) -> Path:
+def plot_irdrop(table: np.ndarray, encodings: list[str], readouts: list[str], path: Path) -> Path:
+    """The ideal-wire model's error against tile size, one line per encoding, readout and wire resistance; filled
+    markers where ngspice solved the tile, open ones where hdl's wire model stands in for it."""
     plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(4.8, 3.4))
-    for n, (readout_index, wire) in enumerate(sorted({(int(r[2]), r[1]) for r in table})):
-        rows = table[(table[:, 2] == readout_index) & (table[:, 1] == wire)]
-        axis.plot(rows[:, 0], rows[:, 3], marker="o", color=f"C{n}",
-                  label=f"{readouts[readout_index].replace('_', ' ')}, {wire:g} Ω/cell")
+    figure, axis = plt.subplots(figsize=(5.6, 3.8))
+    cases = sorted({(int(row[1]), int(row[2]), row[3]) for row in table})
+    for n, (encoding, readout, wire) in enumerate(cases):
+        rows = table[(table[:, 1] == encoding) & (table[:, 2] == readout) & (table[:, 3] == wire)]
+        color = f"C{n % 10}"
+        axis.plot(rows[:, 0], rows[:, 4], color=color, lw=0.9,
+                  label=f"{encodings[encoding].replace('_', ' ')}, {readouts[readout].replace('_', ' ')}, "
+                        f"{wire:g} Ω/cell")
+        checked = ~np.isnan(rows[:, 5])
+        axis.plot(rows[checked, 0], rows[checked, 4], "o", color=color, ms=4)
+        axis.plot(rows[~checked, 0], rows[~checked, 4], "o", color=color, ms=4, mfc="none")
     axis.set_xscale("log", base=2)
     sizes = sorted({int(size) for size in table[:, 0]})
     axis.set_xticks(sizes, [str(size) for size in sizes])
     axis.set_yscale("log")
-    axis.set_xlabel("tile size (rows = columns)")
-    axis.set_ylabel("max output error (% of full scale)")
-    axis.set_title("IR drop on rows and columns", fontsize=9)
-    axis.legend(fontsize=7)
+    axis.set_xlabel("tile size (rows = physical columns)")
+    axis.set_ylabel("ideal-wire output error (% of full scale)")
+    axis.set_title("IR drop: filled = ngspice, open = hdl's wire model", fontsize=9)
+    axis.legend(fontsize=5.5, ncol=2)
     return _save(figure, path)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from amdcgan.cli import main
 from amdcgan.errors import UserError
-from amdcgan.hdl.electrical import Cell, Periphery, tile_outputs
+from amdcgan.hdl.electrical import Cell, Periphery, read_power_w, tile_outputs
 from amdcgan.hdl.spec import Readout, WeightEncoding
 from amdcgan.sim import runner
 from amdcgan.sim.activations import DATA_DIR
@@ -175,3 +175,30 @@ def test_cli_spice_activations(small_arch, tmp_path, capsys):
     table = np.loadtxt(tmp_path / "activations" / "tanh.csv", delimiter=",", skiprows=1)
     assert table.shape[1] == 2
     assert "SPICE checks" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("encoding", list(WeightEncoding))
+@pytest.mark.parametrize("readout", list(Readout))
+@pytest.mark.parametrize("wire", [0.5, 5.0])
+def test_wire_model_equals_ngspice_on_the_tile_bench(reference_arch, encoding, readout, wire):
+    """hdl's tile model with wires (the exact mesh solve inside `electrical.tile_outputs` and `read_power_w`) on
+    the whole tile bench ngspice runs: sign switching, row drivers, IVC macromodel or loads, difference amplifier."""
+    columns = 4 if encoding is WeightEncoding.differential_pair else 8
+    bench = random_bench(reference_arch, 8, columns, encoding, readout, np.random.default_rng(9), "t",
+                         wire_ohm=wire)
+    spice = read_tile(bench)
+    wired = bench.model_outputs(with_wires=True)
+    assert relative_error(wired, spice.outputs) <= 1e-6
+    assert relative_error(bench.model_outputs(), spice.outputs) > 1e-4  # the wires matter here
+    wired_periphery = replace(bench.periphery, row_wire_ohm=wire, column_wire_ohm=wire)
+    power = read_power_w(bench.inputs[None], bench.tile.main, bench.tile.second, bench.tile.cell, readout,
+                         wired_periphery)[0]
+    assert power == pytest.approx(spice.power_w, rel=1e-6)
+
+
+def test_irdrop_check_reaches_the_architectures_tiles(reference_arch):
+    from amdcgan.sim.checks import irdrop_sizes
+
+    assert max(irdrop_sizes(reference_arch, quick=True)) >= 128
+    big = reference_arch.model_copy(update={"tiles": reference_arch.tiles.model_copy(update={"max_rows": 512})})
+    assert max(irdrop_sizes(big, quick=True)) == 512
