@@ -25,9 +25,11 @@ import math
 
 import numpy as np
 
-from amdcgan.hdl.electrical import Cell, Conductances, Periphery, read_power_w, sign_read_power_w
+from amdcgan.hdl.electrical import (
+    Cell, Conductances, Periphery, load_run_conductances, read_power_w, sign_read_power_w,
+)
 from amdcgan.hdl.graph import Counts, HardwareGraph
-from amdcgan.hdl.mapping import LayerPlan, TilePlan
+from amdcgan.hdl.mapping import LayerPlan, TilePlan, plan_tiles
 from amdcgan.hdl.spec import Architecture, Dropout, Readout
 
 MW = 1e-3
@@ -184,3 +186,13 @@ def power_estimate(hardware: HardwareGraph, conductances: dict[str, Conductances
         "dropout": _dropout_savings(plan, layers),
         "assumptions": __doc__.split("Stated assumptions (they go into the report):\n", 1)[1].strip(),
     }
+
+
+def run_read_power_w(architecture: Architecture, run_dir) -> dict[str, float]:
+    """The crossbar read power of a training run's conductances (RUN/conductances.npz), with the architecture's
+    wires and with ideal ones, summed over every layer (W)."""
+    plan = plan_tiles(architecture)
+    layers = load_run_conductances(run_dir, plan, architecture.device)
+    return {key: sum(sum(crossbar_read_power_w(layer, architecture, layers[layer_key(layer)], ideal).values())
+                     for layer in plan.layers())
+            for key, ideal in (("read_power_w", False), ("read_power_ideal_wires_w", True))}

@@ -160,7 +160,9 @@ def register(app: typer.Typer) -> None:
             ohms, sizes = parse_wire_sweep(wires, tile_rows, architecture)
             config = _config(mode=mode, epochs=train_epochs, device=device, seed=seed, batch=batch,
                              limit=limit or None, data_dir=data, activation=activation)
-            summary = wire_sweep(architecture, output, ohms, sizes, config)
+            from amdcgan.estimators.power import run_read_power_w  # the estimators' figure, handed to the sweep
+
+            summary = wire_sweep(architecture, output, ohms, sizes, config, read_power=run_read_power_w)
             console.print(Path(summary["paths"]["md"]).read_text(), highlight=False)
             console.print(f"wrote {summary['paths']['json']}, {summary['paths']['csv']}")
             return

@@ -204,6 +204,8 @@ def programming_sweep(architecture: Architecture, out_dir: str | Path, parameter
 # Wire resistance against tile size
 
 WIRE_FILES = "sweep_wires"
+# (architecture, run folder) -> {"read_power_w": ..., "read_power_ideal_wires_w": ...}: the run's read power
+ReadPower = Callable[[Architecture, Path], dict]
 
 
 def wired_architecture(architecture: Architecture, tile_rows: int, wire_ohm: float) -> Architecture:
@@ -212,18 +214,6 @@ def wired_architecture(architecture: Architecture, tile_rows: int, wire_ohm: flo
     tiles = architecture.tiles.model_copy(update={"max_rows": tile_rows, "max_columns": tile_rows})
     periphery = architecture.periphery.model_copy(update={"row_wire_ohm": wire_ohm, "column_wire_ohm": wire_ohm})
     return architecture.model_copy(update={"tiles": tiles, "periphery": periphery})
-
-
-def _read_power(architecture: Architecture, run_dir: Path) -> dict:
-    """The estimator's crossbar read power of the run's conductances, with the wires and with ideal ones (W)."""
-    from amdcgan.estimators.power import crossbar_read_power_w, layer_key
-    from amdcgan.hdl.electrical import load_run_conductances
-
-    plan = plan_tiles(architecture)
-    layers = load_run_conductances(run_dir, plan, architecture.device)
-    return {key: sum(sum(crossbar_read_power_w(layer, architecture, layers[layer_key(layer)], ideal).values())
-                     for layer in plan.layers())
-            for key, ideal in (("read_power_w", False), ("read_power_ideal_wires_w", True))}
 
 
 def _stale_change(run_dir: Path) -> float | None:
@@ -299,11 +289,11 @@ def wire_table(summary: dict) -> str:
 
 
 def wire_sweep(architecture: Architecture, out_dir: str | Path, wire_ohms: list[float], tile_rows: list[int],
-               config: GanConfig, runner: Runner = run_points) -> dict:
+               config: GanConfig, runner: Runner = run_points, read_power: ReadPower | None = None) -> dict:
     """Image quality against wire resistance per cell segment and tile size: one training run (the config's mode)
-    per (tile rows, ohms) on `wired_architecture`, each scored, with its read power by the estimator (with the
-    wires and with ideal ones, on the run's conductances) and, in-situ, the largest output change a kept wire
-    solve showed at the last evaluation.
+    per (tile rows, ohms) on `wired_architecture`, each scored, with (`read_power`, the estimators' figure handed in
+    by the caller) its read power with the wires and with ideal ones on the run's conductances, and the largest
+    output change a kept wire solve showed at the run's last evaluation.
 
     Writes sweep_wires.json (`points`: tile_rows, wire_ohm, fid, classes, confidence, untrained_fid, read_power_w,
     read_power_ideal_wires_w, stale_wire_output_change; `finding`: `wire_finding`), sweep_wires.csv (the points)
@@ -322,8 +312,9 @@ def wire_sweep(architecture: Architecture, out_dir: str | Path, wire_ohms: list[
             point_arch = wired_architecture(architecture, rows, ohm)
             point_dir = out_dir / f"rows{rows}_ohm{ohm:g}"
             summary, = runner(point_arch, [(config, point_dir)])
+            power = read_power(point_arch, point_dir) if read_power else {}
             points.append({"tile_rows": rows, "wire_ohm": ohm, **_quality(summary["final"], summary["untrained"]),
-                           **_read_power(point_arch, point_dir), "stale_wire_output_change": _stale_change(point_dir)})
+                           **power, "stale_wire_output_change": _stale_change(point_dir)})
     summary = {"architecture": architecture.name, "wire_ohms": list(wire_ohms), "tile_rows": list(tile_rows),
                "config": config.model_dump(mode="json"), "points": points, "finding": wire_finding(points),
                "paths": {name: str(out_dir / f"{WIRE_FILES}.{name}") for name in ("json", "csv", "md")}}

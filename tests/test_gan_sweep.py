@@ -118,7 +118,10 @@ def test_wire_sweep_table_and_finding(small_arch, tmp_path):
     wires below the ideal-wire figure (the wires' series drop), the finding by the stated criterion."""
     from amdcgan.gan.sweep import wire_finding, wire_sweep
 
-    summary = wire_sweep(small_arch, tmp_path, [0.0, 2.5], [16, 64], make_config(**QUICK))
+    from amdcgan.estimators.power import run_read_power_w
+
+    summary = wire_sweep(small_arch, tmp_path, [0.0, 2.5], [16, 64], make_config(**QUICK),
+                         read_power=run_read_power_w)
     assert [(p["tile_rows"], p["wire_ohm"]) for p in summary["points"]] == [(16, 0), (16, 2.5), (64, 0), (64, 2.5)]
     for point in summary["points"]:
         assert point["fid"] > 0
