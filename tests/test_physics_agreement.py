@@ -426,3 +426,38 @@ def test_gradients_flow_through_the_wired_matrix(architectures, encoding, readou
         gradients.append(layer.weight.grad.clone())
     assert torch.isfinite(gradients[0]).all() and gradients[0].abs().max() > 0
     assert (gradients[0] - gradients[1]).abs().max() > 1e-4 * gradients[1].abs().max()
+
+
+def test_in_situ_writes_refresh_the_wires_every_k_rounds(architectures):
+    """Between solves the kept factors are stale by a measured amount; after K write rounds the layer solves again
+    and computes the numpy model of its new devices exactly."""
+    periphery = architectures["small"].periphery.model_copy(update={**WIRES, "wire_refresh_writes": 3})
+    arch = architectures["small"].model_copy(update={"periphery": periphery})
+    config = make_config(levels=16, variability=0.3, weight_max=0.1)
+    devices = DeviceModel.from_memristor(arch.device, config)
+    network = build_network(arch, plan_tiles(arch).network("discriminator"), tile=True, devices=devices).double()
+    layer = network.crossbars()["dense2"]
+    layer.program(0.05 * torch.randn(layer.weight.shape, generator=torch.Generator().manual_seed(1),
+                                     dtype=torch.float64))
+    x = torch.randn(4, *layer.plan.input_shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    layer(x)
+    kept = layer._factors
+    changes = []
+    for round_ in range(3):
+        with torch.no_grad():
+            layer.weight.add_(0.02 * torch.randn(layer.weight.shape, generator=torch.Generator().manual_seed(round_),
+                                                 dtype=torch.float64))
+        layer.commit_update()
+        changes.append(layer.wire_staleness(x))
+        layer(x)
+    assert changes[0] > 0 and changes[1] > 0  # rounds 1 and 2 keep the solve
+    assert layer._factors is not kept and layer.writes_since_solve == 0  # round 3 solved again
+    assert changes[2] == 0.0
+    main, second = (part.double().numpy() for part in layer.devices.conductances())
+    driven = layer.drive(x).flatten(1).numpy() * layer.v_read
+    rows = np.concatenate([driven, np.full((len(driven), 1), layer.v_read)], 1)  # the bias row at V_r
+    expected = layer_outputs(rows, Conductances(layer.cell, main, second), layer.plan.row_splits,
+                             layer.plan.column_splits, layer.plan.readout, Periphery.of(arch)) / layer.v_read
+    with torch.no_grad():
+        ours = layer(x).numpy()
+    assert np.abs(ours - expected).max() <= 1e-6 * np.abs(expected).max()
