@@ -163,10 +163,10 @@ class TileNets:
 
 
 def tile_lines(prefix: str, inputs: list[str], tile: Conductances, readout: Readout, periphery: Periphery,
-               control: str = "ctl", wire_ohm: float = 0.0,
-               defined: set[str] | None = None) -> tuple[list[str], TileNets]:
+               control: str = "ctl", defined: set[str] | None = None) -> tuple[list[str], TileNets]:
     """One tile (its crossbars and periphery) fed by the row-voltage nets `inputs`; `defined` as for
-    `crossbar_instance` (wires with resistance are written flat, cell by cell)."""
+    `crossbar_instance` (wires with resistance, the periphery's row and column ohms per cell segment, are written
+    flat, cell by cell)."""
     cell = tile.cell
     defined = set() if defined is None else defined
     lines: list[str] = []
@@ -182,7 +182,8 @@ def tile_lines(prefix: str, inputs: list[str], tile: Conductances, readout: Read
     lines += drivers
     physical = tile.physical()
     columns = [net(prefix, "c", k) for k in range(physical.shape[1])]
-    lines += (crossbar_lines(net(prefix, "m"), device_rows, columns, physical, wire_ohm) if wire_ohm > 0
+    lines += (crossbar_lines(net(prefix, "m"), device_rows, columns, physical, periphery.row_wire_ohm,
+                             periphery.column_wire_ohm) if periphery.wired
               else crossbar_instance(net(prefix, "m"), device_rows, columns, physical, defined))
     outputs = [net(prefix, "o", j) for j in range(tile.columns)]
     lines += _readout(prefix, columns, outputs, tile, readout, periphery)
@@ -339,13 +340,13 @@ def bench_controls(netlist: Netlist, periphery: Periphery) -> None:
 
 
 def tile_bench(title: str, tile: Conductances, readout: Readout, periphery: Periphery, inputs: np.ndarray,
-               prefix: str = "t", wire_ohm: float = 0.0) -> tuple[Netlist, TileNets]:
+               prefix: str = "t") -> tuple[Netlist, TileNets]:
     """One tile driven by `inputs` (rows,) volts, its sign columns read one per sweep step."""
     rows = [net(prefix, "x", i) for i in range(tile.rows)]
     netlist = Netlist(title)
     bench_controls(netlist, periphery)
     bench_sources(netlist, rows, inputs)
-    lines, nets = tile_lines(prefix, rows, tile, readout, periphery, wire_ohm=wire_ohm)
+    lines, nets = tile_lines(prefix, rows, tile, readout, periphery)
     netlist.add(*lines)
     drive_sign_columns(netlist, nets.sign_columns, periphery)
     netlist.printed = [f"v({output})" for output in nets.outputs]

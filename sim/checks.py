@@ -63,18 +63,17 @@ class TileBench:
     readout: Readout
     periphery: Periphery
     name: str = "tile"  # its nets' prefix: a plan's tile id gives the nets `amdcgan netlist --tile` gives
-    wire_ohm: float = 0.0
 
     def netlist(self) -> tuple[Netlist, TileNets]:
         cell, tile = self.tile.cell, self.tile
         return tile_bench(f"amdcgan tile {net(self.name)}: {tile.rows}x{tile.physical().shape[1]} "
-                          f"{cell.encoding.value}, {self.readout.value}, wire {number(self.wire_ohm)} ohm", tile,
-                          self.readout, self.periphery, self.inputs, net(self.name), self.wire_ohm)
+                          f"{cell.encoding.value}, {self.readout.value}, wires {number(self.periphery.row_wire_ohm)} and "
+                          f"{number(self.periphery.column_wire_ohm)} ohm", tile, self.readout, self.periphery,
+                          self.inputs, net(self.name))
 
-    def model_outputs(self, with_wires: bool = False) -> np.ndarray:
-        """hdl's outputs for the tile; `with_wires`: with the bench's wires on rows and columns (else ideal ones)."""
-        periphery = (replace(self.periphery, row_wire_ohm=self.wire_ohm, column_wire_ohm=self.wire_ohm)
-                     if with_wires else self.periphery)
+    def model_outputs(self, ideal_wires: bool = False) -> np.ndarray:
+        """hdl's outputs for the tile (with the periphery's wires, or as if they were ideal)."""
+        periphery = self.periphery.ideal_wires() if ideal_wires else self.periphery
         return tile_outputs(self.inputs[None], self.tile.main, self.tile.second, self.tile.cell, self.readout,
                             periphery)[0]
 
@@ -118,13 +117,16 @@ def read_tile(bench: TileBench, keep: Path | None = None) -> TileReading:
 
 def random_bench(arch: Architecture, rows: int, columns: int, encoding: WeightEncoding, readout: Readout,
                  rng: np.random.Generator, name: str, periphery: Periphery | None = None,
-                 wire_ohm: float = 0.0) -> TileBench:
-    """Uniform random weights and row voltages within +-V_r."""
+                 wire_ohm: float | None = None) -> TileBench:
+    """Uniform random weights and row voltages within +-V_r; `wire_ohm`: wires of that resistance per cell segment
+    on rows and columns (else the periphery's)."""
     periphery = periphery or Periphery.of(arch)
+    if wire_ohm is not None:
+        periphery = replace(periphery, row_wire_ohm=wire_ohm, column_wire_ohm=wire_ohm)
     weights = rng.uniform(-1.0, 1.0, (rows, columns))
     inputs = periphery.drive_rows(rng.uniform(-1.0, 1.0, rows), periphery.read_gain(1.0))
     tile = encode_weights(weights, Cell.of(arch.device, encoding))
-    return TileBench(tile, inputs, readout, periphery, name, wire_ohm)
+    return TileBench(tile, inputs, readout, periphery, name)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -378,7 +380,7 @@ def irdrop_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: in
                     rng = rng_for(seed, "irdrop", size_index)
                     bench = random_bench(arch, size, columns, encoding, readout, rng, f"irdrop_{size}", wire_ohm=wire)
                     start = time.perf_counter()
-                    wired = bench.model_outputs(with_wires=True)
+                    wired = bench.model_outputs()
                     model_s = time.perf_counter() - start
                     spice_error, spice_s, truth = float("nan"), float("nan"), wired
                     if checked:
@@ -386,7 +388,7 @@ def irdrop_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: in
                         truth = read_tile(bench).outputs
                         spice_s = time.perf_counter() - start
                         spice_error = relative_error(wired, truth)
-                    ideal_error = relative_error(bench.model_outputs(), truth)
+                    ideal_error = relative_error(bench.model_outputs(ideal_wires=True), truth)
                     table.append([size, list(WeightEncoding).index(encoding), list(Readout).index(readout), wire,
                                   ideal_error * 100, spice_error, model_s, spice_s])
         _tick(progress, f"irdrop {size}x{size}")

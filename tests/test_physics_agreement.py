@@ -461,3 +461,18 @@ def test_in_situ_writes_refresh_the_wires_every_k_rounds(architectures):
     with torch.no_grad():
         ours = layer(x).numpy()
     assert np.abs(ours - expected).max() <= 1e-6 * np.abs(expected).max()
+
+
+def test_netlists_carry_the_architectures_wires(architectures):
+    """`amdcgan netlist` writes every crossbar of a wired architecture as the mesh the model solves: a row segment
+    per cell and a column segment per cell, of the periphery's resistances."""
+    arch = wired(architectures["small"], **WIRES)
+    plan = plan_tiles(arch)
+    tile = plan.layers()[0].tiles[0]
+    physical = tile.n_rows * tile.physical_columns
+    lines = tile_netlist(plan, tile.id).splitlines()
+    row_segments = [line for line in lines if "_rw" in line.split()[0] and line.endswith(" 2.5")]
+    column_segments = [line for line in lines if "_cw" in line.split()[0] and line.endswith(" 7")]
+    assert len(row_segments) == len(column_segments) == physical
+    assert not any("_rw" in line.split()[0] for line in tile_netlist(plan_tiles(architectures["small"]),
+                                                                       tile.id).splitlines() if line)

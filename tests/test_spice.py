@@ -10,7 +10,7 @@ import pytest
 
 from amdcgan.cli import main
 from amdcgan.errors import UserError
-from amdcgan.hdl.electrical import Cell, Periphery, read_power_w, tile_outputs
+from amdcgan.hdl.electrical import Cell, Periphery, tile_outputs
 from amdcgan.hdl.spec import Readout, WeightEncoding
 from amdcgan.sim import runner
 from amdcgan.sim.activations import DATA_DIR
@@ -25,9 +25,10 @@ from amdcgan.sim.runner import run_circuit, run_netlist
 pytestmark = pytest.mark.spice
 
 
-def _agreement(arch, rows, columns, encoding, readout, seed, periphery=None, wire_ohm=0.0):
+def _agreement(arch, rows, columns, encoding, readout, seed, periphery=None, wire_ohm=None):
+    """ngspice's tile (with wires of `wire_ohm`) against hdl's model with ideal wires."""
     bench = random_bench(arch, rows, columns, encoding, readout, np.random.default_rng(seed), "t", periphery, wire_ohm)
-    return relative_error(read_tile(bench).outputs, bench.model_outputs())
+    return relative_error(read_tile(bench).outputs, bench.model_outputs(ideal_wires=True))
 
 
 @pytest.mark.parametrize("encoding", list(WeightEncoding))
@@ -187,13 +188,9 @@ def test_wire_model_equals_ngspice_on_the_tile_bench(reference_arch, encoding, r
     bench = random_bench(reference_arch, 8, columns, encoding, readout, np.random.default_rng(9), "t",
                          wire_ohm=wire)
     spice = read_tile(bench)
-    wired = bench.model_outputs(with_wires=True)
-    assert relative_error(wired, spice.outputs) <= 1e-6
-    assert relative_error(bench.model_outputs(), spice.outputs) > 1e-4  # the wires matter here
-    wired_periphery = replace(bench.periphery, row_wire_ohm=wire, column_wire_ohm=wire)
-    power = read_power_w(bench.inputs[None], bench.tile.main, bench.tile.second, bench.tile.cell, readout,
-                         wired_periphery)[0]
-    assert power == pytest.approx(spice.power_w, rel=1e-6)
+    assert relative_error(bench.model_outputs(), spice.outputs) <= 1e-6
+    assert relative_error(bench.model_outputs(ideal_wires=True), spice.outputs) > 1e-4  # the wires matter here
+    assert bench.model_power_w() == pytest.approx(spice.power_w, rel=1e-6)
 
 
 def test_irdrop_check_reaches_the_architectures_tiles(reference_arch):
