@@ -155,11 +155,13 @@ def test_gzip_bomb_in_the_data_folder_is_not_expanded(capsys, tmp_path):
              "3,000,000 items", "--max-work")
 
 
-def test_zip_bomb_of_weights_is_not_unpacked(capsys, tmp_path):
-    bomb = tmp_path / "weights.npz"
-    np.savez_compressed(bomb, **{"generator.project": np.zeros(80 * 2**20, np.uint8)})
+def test_zip_bomb_of_conductances_is_not_unpacked(capsys, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    bomb = run / "conductances.npz"
+    np.savez_compressed(bomb, **{"generator.project.main": np.zeros(80 * 2**20, np.uint8)})
     assert bomb.stat().st_size < 2**20
-    _refused(capsys, ["estimate", str(SMALL), "-o", str(tmp_path / "e"), "--weights", str(bomb)],
+    _refused(capsys, ["estimate", str(SMALL), "-o", str(tmp_path / "e"), "--weights", str(run)],
              str(bomb), "unpack to")
 
 

@@ -3,6 +3,7 @@ commands writing one folder, and kills in the middle of a write."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -68,14 +69,16 @@ def test_checkpoint_holds_only_tensors_and_plain_data(float_run):
     assert state["epoch"] == 1 and state["architecture"]["name"] == "small_system"
 
 
-@pytest.mark.parametrize("command", ["resume", "from_float"])
+@pytest.mark.parametrize("command", ["resume", "from_run"])
 def test_planted_pickle_never_runs(command, run_copy, tmp_path, capsys):
     marker = tmp_path / "code_ran"
     torch.save({"generator": _Planted(marker)}, run_copy / "checkpoint.pt")
     if command == "resume":
         argv = ["train", str(SMALL), "-o", str(run_copy), *QUICK, "--resume"]
-    else:
-        argv = ["sweep", str(SMALL), "-o", str(tmp_path / "sweep"), "--levels", "4", "--from-float", str(run_copy)]
+    else:  # programming reads an exsitu run's checkpoint
+        config = json.loads((run_copy / "config.json").read_text())
+        (run_copy / "config.json").write_text(json.dumps({**config, "mode": "exsitu"}))
+        argv = ["sweep", str(SMALL), "-o", str(tmp_path / "sweep"), "--levels", "4", "--from-run", str(run_copy)]
     assert main(argv) == 2
     assert "refused" in _message(capsys)
     assert not marker.exists() and not (tmp_path / "sweep").exists()
