@@ -13,8 +13,8 @@ from .mapping import LayerGeometry, layer_geometry
 from .shapes import network_shapes
 from .spec import WEIGHTED_TYPES, Architecture, WeightEncoding
 
-# measure -> (default limit, what it counts, what it bounds). The defaults leave the reference architecture about
-# 30x room and keep each command under about 1 GB of memory.
+# measure -> (default limit, what it counts, what it bounds). The defaults leave the reference architecture at least
+# 5x room (training at batch 64) and keep each command within about 1-2 GB of memory.
 LIMITS: dict[str, tuple[int, str, str]] = {
     "tiles": (100_000, "tiles", "the tile plan and hardware graph (about 3 kB per tile)"),
     "netlist_lines": (3_000_000, "netlist lines", "the SPICE netlist (about 150 bytes per line)"),
