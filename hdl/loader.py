@@ -156,6 +156,8 @@ def _library_data(kind: str, reference: str, source: str, relative_to: Path | No
     candidate = Path(reference)
     if relative_to is not None and not candidate.is_absolute():
         candidate = relative_to / candidate
+    if not reference.strip() or candidate.is_dir():
+        raise UserError(f"{source}: {kind}: {reference!r} names a folder, not a {kind} file or a shipped {kind}")
     if reference.endswith((".yaml", ".yml")) or candidate.exists():
         data = read_yaml(candidate)
         source = str(candidate)
