@@ -131,6 +131,11 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _plain(value: Any) -> Any:
+    """Models already validated (handed in from Python) as their data; anything else YAML makes as its text."""
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
+
+
 def validate(model: type[Model], data: Any, source: str, prefix: str = "") -> Model:
     """Validated with strict types (a number written as a string is an error, not converted), through JSON so
     that enumerations are read from their names."""
@@ -141,7 +146,7 @@ def validate(model: type[Model], data: Any, source: str, prefix: str = "") -> Mo
         raise UserError(f"{source}: not a {model.__name__} file: none of its top-level keys is one of its fields "
                         f"({', '.join(model.model_fields)})")
     try:
-        text = json.dumps(data, default=str)
+        text = json.dumps(data, default=_plain)
     except (TypeError, ValueError) as error:
         raise UserError(f"{source}: holds values that are not plain data ({error})") from None
     try:

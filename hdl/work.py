@@ -17,7 +17,7 @@ from .spec import WEIGHTED_TYPES, Architecture, WeightEncoding
 # 5x room (training at batch 64) and keep each command within about 1-2 GB of memory.
 LIMITS: dict[str, tuple[int, str, str]] = {
     "tiles": (100_000, "tiles", "the tile plan and hardware graph (about 3 kB per tile)"),
-    "netlist_lines": (3_000_000, "netlist lines", "the SPICE netlist (about 150 bytes per line)"),
+    "netlist_lines": (12_000_000, "netlist lines", "the SPICE netlist (about 150 bytes per line)"),
     "layout_items": (100_000, "tile instances and crossbar pins", "the layout"),
     "spice_devices": (1_000_000, "memristors in the simulated tiles", "the ngspice circuits"),
     "training_values": (400_000_000, "tensor values", "one training step (4 to 8 bytes per value)"),
@@ -60,7 +60,6 @@ def _crossbars(geometry: LayerGeometry) -> set[tuple[int, int]]:
 
 def estimate_work(architecture: Architecture) -> Work:
     tiles = weights = memristors = layout_items = spice_devices = activations = 0
-    crossbars: set[tuple[int, int]] = set()
     for network in architecture.networks().values():
         shapes = network_shapes(network)
         activations += math.prod(network.input_shape) + sum(math.prod(shape.output) for shape in shapes)
@@ -78,8 +77,8 @@ def estimate_work(architecture: Architecture) -> Work:
             layout_items += layer_tiles + sum(rows + columns for rows, columns in sizes)
             first_rows, first_columns = min(geometry.rows, geometry.max_rows), min(geometry.columns, geometry.max_columns)
             spice_devices += first_rows * first_columns * (geometry.devices_per_weight + sign)
-            crossbars |= sizes
-    netlist_lines = sum(rows * columns for rows, columns in crossbars) + DEVICE_NETLIST_LINES_PER_TILE * tiles
+    # Every memristor carries its own conductance, so the netlist has a line per device.
+    netlist_lines = memristors + DEVICE_NETLIST_LINES_PER_TILE * tiles
     return Work(tiles, weights, memristors, netlist_lines, layout_items, spice_devices, activations)
 
 

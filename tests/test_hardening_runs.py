@@ -197,23 +197,6 @@ def test_temporaries_of_a_killed_run_are_removed_by_the_next(run_copy):
     assert not any(path.exists() for path in stale) and all(path.exists() for path in kept)
 
 
-def test_layout_that_fails_at_its_picture_leaves_the_previous_pair(tmp_path, monkeypatch, capsys):
-    import amdcgan.layout.chip as chip
-    from amdcgan.errors import UserError
-
-    gds, png = tmp_path / "c.gds", tmp_path / "c.png"
-    gds.write_bytes(b"old gds")
-    png.write_bytes(b"old png")
-
-    def failing(*args, **kwargs):
-        raise UserError("no picture")
-
-    monkeypatch.setattr(chip, "png_bytes", failing)
-    assert main(["layout", str(SMALL), "-o", str(gds), "--png", str(png)]) == 2
-    assert gds.read_bytes() == b"old gds" and png.read_bytes() == b"old png"
-    assert sorted(os.listdir(tmp_path)) == ["c.gds", "c.png"]
-
-
 @pytest.mark.parametrize("command", [["netlist", str(SMALL)], ["train", str(SMALL), *QUICK]])
 def test_sigterm_while_writing_leaves_no_temporary(command, tmp_path):
     """The process is terminated in the middle of writing a file (here: at its fsync); every temporary goes."""
