@@ -1,7 +1,8 @@
 """The command line: `amdcgan describe | graph | netlist | schema | ...`.
 
-Each backend adds its commands from its own `commands.py` (a `register(app)` function), so this file stays the
-front door and no backend's heavy imports happen before its command runs.
+Each backend adds its commands from its own `commands.py` (a `register(app, context)` function, handed the console
+and the architecture loader, so that no backend imports this file), so this file stays the front door and no
+backend's heavy imports happen before its command runs.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -18,7 +21,9 @@ from rich.console import Console
 from rich.table import Table
 
 from amdcgan import __version__
+from amdcgan.context import CommandContext, max_work_option, seed_option
 from amdcgan.errors import UserError
+from amdcgan.fileio import check_output_file, locked_output_folder
 
 app = typer.Typer(
     name="amdcgan",
@@ -48,10 +53,18 @@ def _root(
     """Describe, estimate, lay out, simulate and train an analog memristive DCGAN accelerator."""
 
 
-def load(path: Path):
+def load(path: Path, max_work: float = 1.0, *measures: str, batch: int = 64, copies: int = 1):
+    """The validated architecture, refused when the work estimated for it (its tiles, and the given `measures`;
+    training for `copies` models at once) exceeds the limits times `max_work`."""
     from amdcgan.hdl.loader import load_architecture
+    from amdcgan.hdl.work import check_work, estimate_work
 
-    return load_architecture(path)
+    architecture = load_architecture(path)
+    work = estimate_work(architecture)
+    figures = {"tiles": work.tiles, "netlist_lines": work.netlist_lines, "layout_items": work.layout_items,
+               "spice_devices": work.spice_devices, "training_values": copies * work.training_values(batch)}
+    check_work({measure: figures[measure] for measure in ("tiles", *measures)}, max_work, str(path))
+    return architecture
 
 
 def _component_columns(summary: dict) -> list[str]:
@@ -63,11 +76,12 @@ def _component_columns(summary: dict) -> list[str]:
 def describe(
     arch: Path = ArchArg,
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON instead of tables"),
+    max_work: float = max_work_option(),
 ) -> None:
     """Per layer and in total: tiles, memristors, peripheral circuits of each kind, cycles per image."""
     from amdcgan.hdl.graph import build_graph
 
-    summary = build_graph(load(arch)).summary()
+    summary = build_graph(load(arch, max_work)).summary()
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
         return
@@ -149,18 +163,19 @@ def _ohms(value: float) -> str:
 def graph(
     arch: Path = ArchArg,
     output: Path = typer.Option(..., "-o", "--output", help="file to write: .graphml or .json"),
+    max_work: float = max_work_option(),
 ) -> None:
     """Write the hardware graph as GraphML or node-link JSON."""
     from amdcgan.hdl.graph import build_graph
 
-    hardware = build_graph(load(arch))
-    suffix = output.suffix.lower()
+    suffix = check_output_file(output).suffix.lower()
+    if suffix not in (".graphml", ".json"):
+        raise UserError(f"{output}: choose a .graphml or .json file name")
+    hardware = build_graph(load(arch, max_work))
     if suffix == ".graphml":
         hardware.write_graphml(output)
-    elif suffix == ".json":
-        hardware.write_json(output)
     else:
-        raise UserError(f"{output}: choose a .graphml or .json file name")
+        hardware.write_json(output)
     console.print(
         f"wrote {output} ({hardware.graph.number_of_nodes():,} nodes, {hardware.graph.number_of_edges():,} nets)"
     )
@@ -178,13 +193,15 @@ def netlist(
     weights: Optional[Path] = typer.Option(
         None, "--weights", help="a training run's folder: write the conductances it left in RUN/conductances.npz "
         "(default: every weight at +w_max/2)"),
+    max_work: float = max_work_option(),
 ) -> None:
     """Write a SPICE netlist of the whole accelerator, or of one tile with a test bench, holding its conductances."""
     from amdcgan.hdl.electrical import load_run_conductances
     from amdcgan.hdl.mapping import plan_tiles
     from amdcgan.hdl.netlist import write_accelerator_netlist, write_tile_netlist
 
-    architecture = load(arch)
+    check_output_file(output)
+    architecture = load(arch, max_work, "netlist_lines")
     plan = plan_tiles(architecture)
     layers = load_run_conductances(weights, plan, architecture.device) if weights else None
     written = (write_tile_netlist(plan, tile, output, layers) if tile
@@ -200,7 +217,9 @@ def schema(
     """Write the JSON Schemas of architecture, technology, device and component-library files."""
     from amdcgan.hdl.schema import write_schemas
 
-    for path in write_schemas(output):
+    with locked_output_folder(output):
+        written = write_schemas(output)
+    for path in written:
         console.print(f"wrote {path}")
 
 
@@ -210,7 +229,7 @@ def reproduce(
     quick: bool = typer.Option(True, "--quick/--full", help="quick: 2 CPU cores, minutes; full: the paper's scale"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when present)"),
     data: Optional[Path] = typer.Option(None, "--data", help="folder with full MNIST IDX files (default: embedded digits)"),
-    seed: int = typer.Option(0, "--seed", help="seed of every random choice"),
+    seed: int = seed_option(),
     only: Optional[str] = typer.Option(None, "--only", help="comma-separated stages to run (default: all)"),
 ) -> None:
     """Run every part on the reference architectures; write DIR/index.html, DIR/report.md and DIR/reproduce.json
@@ -229,7 +248,7 @@ def reproduce(
         raise UserError(f"--data: {data} is not a folder")
     ctx = job.Context(out=output, quick=quick, device=device, seed=seed, data_dir=data,
                       reference=job.EXAMPLES / "am_dcgan_mnist.yaml", small=job.EXAMPLES / "small_system.yaml")
-    with ProgressLog(console.file) as log:
+    with locked_output_folder(output), ProgressLog(console.file) as log:
         outcomes = job.reproduce(ctx, log, selected)
     table = Table(title="reproduce")
     for header in ("stage", "status", "seconds", "note"):
@@ -244,6 +263,7 @@ def reproduce(
 
 
 def _register_backends() -> None:
+    context = CommandContext(console=console, load=load)
     for backend in BACKEND_COMMANDS:
         try:
             module = importlib.import_module(f"amdcgan.{backend}.commands")
@@ -251,16 +271,48 @@ def _register_backends() -> None:
             if error.name != f"amdcgan.{backend}.commands":
                 raise
             continue
-        module.register(app)
+        module.register(app, context)
 
 
 _register_backends()
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every `finally` runs and no temporary file is left behind."""
+
+
+_signals = {"terminated": False}
+ABORTED = 130  # what click answers for Ctrl-C when it does not exit itself
+
+
+def _terminate(signum, frame) -> None:
+    _signals["terminated"] = True
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.getLogger("PySpice").setLevel(logging.ERROR)
+    _signals["terminated"] = False
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        return _run(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        app(args=argv, standalone_mode=False)
+        return _run(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped() -> int:
+    if _signals["terminated"]:
+        err_console.print("terminated")
+        return 143
+    err_console.print("interrupted")
+    return ABORTED
+
+
+def _run(argv: list[str] | None) -> int:
+    try:
+        outcome = app(args=argv, standalone_mode=False)
     except UserError as error:
         from rich.markup import escape  # a message may hold brackets (pip extras, shapes) that are not markup
 
@@ -268,12 +320,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except typer.Exit as done:
         return done.exit_code
-    except typer.Abort:
-        err_console.print("aborted")
-        return 130
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        return 130
+    except (typer.Abort, KeyboardInterrupt):
+        return _stopped()
+    except RecursionError:
+        err_console.print("[bold red]error:[/bold red] the input is nested too deeply to process", highlight=False)
+        return 2
     except Exception as error:  # click usage errors carry their own message and exit code
         import click
 
@@ -281,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
             error.show()
             return error.exit_code
         raise
-    return 0
+    if outcome == ABORTED:  # click turned Ctrl-C or SIGTERM into its Abort and returned its code
+        return _stopped()
+    return outcome if isinstance(outcome, int) else 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Every number in a table goes through `fmt`, the one number formatter.
 from __future__ import annotations
 
 import base64
+import html
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +108,9 @@ def _environment():
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
     )
     environment.filters["fmt"] = fmt
-    environment.filters["md_cell"] = lambda value: fmt(value).replace("|", "\\|").replace("\n", " ")
+    # Cells may carry text from input files (a component's source); Markdown renderers pass raw HTML through.
+    environment.filters["md_cell"] = lambda value: html.escape(fmt(value), quote=False).replace("|", "\\|").replace(
+        "\n", " ")
     environment.filters["marked"] = _marked
     environment.tests["table"] = lambda block: isinstance(block, Table)
     environment.tests["figure"] = lambda block: isinstance(block, Figure)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from amdcgan.errors import UserError
-from amdcgan.fileio import write_json_atomic
+from amdcgan.fileio import write_json_atomic, write_text_atomic
 from amdcgan.report import Document, Figure, Section, Table, Verdict, write_report
 from amdcgan.verdicts import cells_verdict, growth_verdict, ratio_verdict, settling_verdict
 
@@ -728,8 +728,7 @@ def run_stage(name: str, function, ctx: Context) -> StageOutcome:
     except UserError as error:
         return StageOutcome(name, "failed", str(error), time.perf_counter() - start)
     except Exception as error:  # one failing part must not stop the others; keep the trace for the log
-        (ctx.out / "logs").mkdir(parents=True, exist_ok=True)
-        (ctx.out / "logs" / f"{name}.txt").write_text(traceback.format_exc())
+        write_text_atomic(ctx.out / "logs" / f"{name}.txt", traceback.format_exc())
         return StageOutcome(name, "failed", f"{type(error).__name__}: {error} (see logs/{name}.txt)",
                             time.perf_counter() - start)
 

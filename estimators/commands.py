@@ -8,27 +8,44 @@ from typing import Optional
 
 import typer
 
+from amdcgan.context import CommandContext, max_work_option
 from amdcgan.errors import UserError
+from amdcgan.fileio import MAX_INPUT_BYTES, MAX_JSON_BYTES, read_bytes_capped, read_text_capped
 
 
 def _read_json(path: Path | None, what: str) -> dict | None:
     if path is None:
         return None
+    text = read_text_capped(path, MAX_JSON_BYTES, "JSON file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{path}: not a readable JSON file ({error})") from None
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        where = f" at line {error.lineno}, column {error.colno}" if isinstance(error, json.JSONDecodeError) else ""
+        raise UserError(f"{path}: not a valid JSON file{where}") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a JSON object of {what}")
     return data
 
 
-def _print_summary(result: dict) -> None:
-    from rich.table import Table
+def _checked_npz(path: Path) -> Path:
+    """A regular .npz file whose arrays, unpacked, stay under the input cap (no zip bomb reaches numpy)."""
+    import io
+    import zipfile
 
-    from amdcgan.cli import console
+    data = read_bytes_capped(path, what=".npz file")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+    except zipfile.BadZipFile:
+        raise UserError(f"{path}: not an .npz file (not a zip archive)") from None
+    if unpacked > MAX_INPUT_BYTES:
+        raise UserError(f"{path}: its arrays unpack to {unpacked:,} bytes, more than the {MAX_INPUT_BYTES:,} "
+                        f"allowed")
+    return path
+
+
+def _print_summary(console, result: dict) -> None:
+    from rich.table import Table
 
     head = result["headline"]
     summary = Table(title=f"{result['architecture']}: estimate")
@@ -57,7 +74,7 @@ def _print_summary(result: dict) -> None:
     console.print(f"Table II rows reproduced on the paper's inputs: {', '.join(agreeing) or 'none'}")
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, context: CommandContext) -> None:
     @app.command()
     def estimate(
         arch: Path = typer.Argument(..., help="architecture YAML file (see examples/)", show_default=False),
@@ -87,15 +104,18 @@ def register(app: typer.Typer) -> None:
         paper_small_system: bool = typer.Option(
             False, "--paper-small-system", help="set the totals beside the paper's small system (0.188 mm^2, 7 W)"
         ),
+        max_work: float = max_work_option(),
     ) -> None:
         """Area, power, and training time and power (Table II) as report.md/.json/.html and a summary."""
-        from amdcgan.cli import console, load
         from amdcgan.estimators.estimate import with_technology, write_estimate_report
-        from amdcgan.hdl.electrical import load_run_conductances
-        from amdcgan.estimators.training import load_run_stats
+        from amdcgan.estimators.training import TrainingInputs, load_run_stats
+        from amdcgan.fileio import check_output_folder, locked_output_folder
+        from amdcgan.hdl.electrical import RUN_CONDUCTANCES, load_run_conductances
         from amdcgan.hdl.mapping import plan_tiles
 
-        architecture = load(arch)
+        console = context.console
+        check_output_folder(output)
+        architecture = context.load(arch, max_work)
         if technology or components:
             architecture = with_technology(architecture, technology, components)
         if scale_to.lower() == "none":
@@ -105,17 +125,25 @@ def register(app: typer.Typer) -> None:
         else:
             raise UserError(f"--scale-to {scale_to!r}: expected TECHNOLOGY:COMPONENTS or none")
         training = {"images": images, "epochs": epochs, "v_write_v": v_write, "r_on_ohm": r_on, "r_off_ohm": r_off}
-        result = write_estimate_report(
-            architecture, output,
-            scale_to=scaling,
-            layout_areas=_read_json(layout_areas, "tile areas"),
-            run_stats=load_run_stats(_read_json(run_stats, "run statistics"), str(run_stats)),
-            conductances=(load_run_conductances(weights, plan_tiles(architecture), architecture.device)
-                          if weights else None),
-            update_configs=update_configs,
-            training=training,
-            paper_small_system=paper_small_system,
-        )
-        _print_summary(result)
+        TrainingInputs.for_architecture(architecture, **training)  # bad options are refused before any work
+        layout_areas_data = _read_json(layout_areas, "tile areas")
+        run_stats_data = load_run_stats(_read_json(run_stats, "run statistics"), str(run_stats))
+        conductances = None
+        if weights is not None:
+            if (weights / RUN_CONDUCTANCES).is_file():
+                _checked_npz(weights / RUN_CONDUCTANCES)
+            conductances = load_run_conductances(weights, plan_tiles(architecture), architecture.device)
+        with locked_output_folder(output):
+            result = write_estimate_report(
+                architecture, output,
+                scale_to=scaling,
+                layout_areas=layout_areas_data,
+                run_stats=run_stats_data,
+                conductances=conductances,
+                update_configs=update_configs,
+                training=training,
+                paper_small_system=paper_small_system,
+            )
+        _print_summary(console, result)
         for path in result["files"].values():
             console.print(f"wrote {path}")

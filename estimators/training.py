@@ -17,12 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from amdcgan.hdl.loader import read_yaml, validate
+from amdcgan.hdl.loader import parse_yaml, read_yaml, validate
 from amdcgan.hdl.mapping import TilePlan
-from amdcgan.hdl.spec import NAME_PATTERN, Architecture
+from amdcgan.hdl.spec import NAME_PATTERN, Architecture, physical
 
 # Agreement asked of our model on the paper's own inputs (rows it can reproduce).
 TIME_TOLERANCE = 0.05
@@ -91,12 +90,13 @@ class UpdateConfigFile(Strict):
 class TrainingInputs(Strict):
     """What a training run is: how many update rounds, and the write pulse's voltage and the device's resistances."""
 
-    images: int = Field(default=60000, gt=0)
-    epochs: int = Field(default=50, gt=0)
-    v_write_v: float = Field(gt=0)
-    r_on_ohm: float = Field(gt=0)
-    r_off_ohm: float = Field(gt=0)
-    pulse_widths_s: tuple[Annotated[float, Field(gt=0)], ...] = Field(default=DEFAULT_PULSE_WIDTHS_S, min_length=1)
+    images: int = Field(default=60000, gt=0, le=10**12)
+    epochs: int = Field(default=50, gt=0, le=10**6)
+    v_write_v: float = physical(gt=0, le=100)
+    r_on_ohm: float = physical(ge=1, le=1e12)
+    r_off_ohm: float = physical(ge=1, le=1e12)
+    pulse_widths_s: tuple[Annotated[float, physical(ge=1e-15, le=1)], ...] = Field(
+        default=DEFAULT_PULSE_WIDTHS_S, min_length=1)
 
     @property
     def rounds(self) -> int:
@@ -114,11 +114,11 @@ class RunStats(Strict):
     """Write statistics counted by a training run (all optional; the rounds come from update_rounds or the
     busiest device's update count)."""
 
-    update_rounds: int | None = Field(default=None, gt=0)
-    max_updates_per_device: float | None = Field(default=None, ge=0)
-    mean_updates_per_device: float | None = Field(default=None, ge=0)
-    total_write_pulses: float | None = Field(default=None, ge=0)
-    write_energy_j: float | None = Field(default=None, ge=0)
+    update_rounds: int | None = Field(default=None, gt=0, le=10**18)
+    max_updates_per_device: float | None = physical(None, ge=0, le=1e18)
+    mean_updates_per_device: float | None = physical(None, ge=0, le=1e18)
+    total_write_pulses: float | None = physical(None, ge=0, le=1e24)
+    write_energy_j: float | None = physical(None, ge=0, le=1e12)
 
     @model_validator(mode="after")
     def _has_rounds(self) -> "RunStats":
@@ -345,7 +345,8 @@ def load_update_configs(path: str | Path | None = None) -> UpdateConfigFile:
     """The shipped presets (the paper's four rows), or a user's file of the same form."""
     if path is None:
         text = (resources.files("amdcgan.estimators") / "data" / "update_configs.yaml").read_text(encoding="utf-8")
-        return validate(UpdateConfigFile, yaml.safe_load(text), "shipped update_configs.yaml")
+        source = "shipped update_configs.yaml"
+        return validate(UpdateConfigFile, parse_yaml(text, source), source)
     return validate(UpdateConfigFile, read_yaml(path), str(path))
 
 

@@ -7,17 +7,23 @@ from typing import Optional
 
 import typer
 
+from amdcgan.context import CommandContext, max_work_option, seed_option
+
 ArchArg = typer.Argument(..., help="architecture YAML file (see examples/)", show_default=False)
 
 
 def _tables(specs: list[str]) -> dict[str, Path]:
     from amdcgan.errors import UserError
+    from amdcgan.fileio import read_bytes_capped
+    from amdcgan.gan.layers import read_activation_table
 
     tables = {}
     for spec in specs:
         function, _, path = spec.partition("=")
         if not path:
             raise UserError(f"--activation takes FUNCTION=CSV (e.g. tanh=sim/data/tanh.csv), got {spec!r}")
+        read_bytes_capped(path, ACTIVATION_TABLE_BYTES, "CSV activation table")  # a regular file of sane size
+        read_activation_table(Path(path))  # a valid curve, checked before any work
         tables[function.strip()] = Path(path)
     return tables
 
@@ -31,12 +37,14 @@ def _config(**fields):
     return make_config(**fields)
 
 
+ACTIVATION_TABLE_BYTES = 4 * 2**20  # a row of the parsed table takes about 200 bytes of memory
+
 COMMON = {
     "variability": typer.Option(None, "--variability", help="device-to-device sigma as a fraction (0.3 = 30%)"),
     "levels": typer.Option(None, "--levels", help="resistive levels (2..65536) or 'ideal'; default: device file"),
     "mode": typer.Option("insitu", "--mode", help="insitu | exsitu | float"),
     "device": typer.Option("cpu", "--device", help="cpu | cuda"),
-    "seed": typer.Option(0, "--seed"),
+    "seed": seed_option(),
     "batch": typer.Option(64, "--batch"),
     "limit": typer.Option(0, "--limit", help="images per epoch (0 = all: the 5,000 embedded digits or the --data set)"),
     "data": typer.Option(None, "--data", help="folder with MNIST IDX files; default: 5,000 embedded digits"),
@@ -44,7 +52,7 @@ COMMON = {
 }
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, context: CommandContext) -> None:
     @app.command("import")
     def import_model(
         model: Optional[str] = typer.Argument(
@@ -63,9 +71,11 @@ def register(app: typer.Typer) -> None:
                                               help="list layers that have no circuit and leave them out"),
     ) -> None:
         """Write the architecture file of PyTorch models (traced with torch.fx, or read from TorchScript or ONNX)."""
-        from amdcgan.cli import console
+        from amdcgan.fileio import check_output_file
         from amdcgan.gan.importer import run_import
 
+        console = context.console
+        check_output_file(output)
         written = run_import(model, output, generator, discriminator, base, name, generator_input,
                              discriminator_input, skip_unsupported)
         for network, parts in written["left_out"].items():
@@ -91,16 +101,20 @@ def register(app: typer.Typer) -> None:
         activation: Optional[list[str]] = COMMON["activation"],
         baseline: bool = typer.Option(False, "--baseline", help="also train the float DCGAN for comparison"),
         resume: bool = typer.Option(False, "--resume", help="continue the run in the output folder"),
+        max_work: float = max_work_option(),
     ) -> None:
         """Train the DCGAN on the memristive tile model (in-situ or ex-situ) or in float; checkpoint every epoch."""
-        from amdcgan.cli import console, load
+        from amdcgan.fileio import check_output_folder, locked_output_folder
         from amdcgan.gan.train import train as train_run
         from amdcgan.progress import ProgressLog, training_events
 
+        console = context.console
+        check_output_folder(output)
         config = _config(mode=mode, epochs=epochs, variability=variability, levels=levels, device=device, seed=seed,
-                         batch=batch, limit=limit or None, data_dir=data, activation=activation, baseline=baseline)
-        architecture = load(arch)
-        with ProgressLog(console.file) as log:
+                         batch=batch, limit=limit or None, data_dir=data, activation=activation, baseline=baseline,
+                         max_work=max_work)
+        architecture = context.load(arch, max_work, "training_values", batch=batch)
+        with locked_output_folder(output), ProgressLog(console.file) as log:
             summary = train_run(architecture, output, config, resume=resume, progress=training_events(log, mode))
         final, untrained = summary["final"], summary["untrained"]
         console.print(f"{summary['architecture']} {mode}: {summary['epochs']} epochs, FID {untrained.get('fid', 0):.1f}"
@@ -138,6 +152,7 @@ def register(app: typer.Typer) -> None:
         batched: bool = typer.Option(
             False, "--batched", help="train the points together in this process as one batched model (same numbers "
                                      "to float tolerance; faster on CPU for small networks)"),
+        max_work: float = max_work_option(),
     ) -> None:
         """Reproduce Figs. 7-9: quality and samples against variability, resistive levels or epochs.
 
@@ -145,10 +160,13 @@ def register(app: typer.Typer) -> None:
         a rerun reuses finished points and continues unfinished ones from their checkpoints."""
         from functools import partial
 
-        from amdcgan.cli import console, load
         from amdcgan.errors import UserError
-        from amdcgan.gan.sweep import parse_values, run_points, sweep as sweep_run
+        from amdcgan.fileio import check_output_folder, locked_output_folder
+        from amdcgan.gan.sweep import check_values, parse_values, run_points, sweep as sweep_run
         from amdcgan.progress import ProgressLog, training_events
+
+        console = context.console
+        check_output_folder(output)
 
         if wires is not None:
             from amdcgan.gan.sweep import parse_wire_sweep, wire_sweep
@@ -156,13 +174,14 @@ def register(app: typer.Typer) -> None:
             if variability or levels or epochs or from_run or ray or batched:
                 raise UserError("--wires sweeps alone: without --variability, --levels, --epochs, --from-run, --ray "
                                 "or --batched")
-            architecture = load(arch)
+            architecture = context.load(arch, max_work, "training_values", batch=batch)
             ohms, sizes = parse_wire_sweep(wires, tile_rows, architecture)
             config = _config(mode=mode, epochs=train_epochs, device=device, seed=seed, batch=batch,
-                             limit=limit or None, data_dir=data, activation=activation)
+                             limit=limit or None, data_dir=data, activation=activation, max_work=max_work)
             from amdcgan.estimators.power import run_read_power_w  # the estimators' figure, handed to the sweep
 
-            summary = wire_sweep(architecture, output, ohms, sizes, config, read_power=run_read_power_w)
+            with locked_output_folder(output):
+                summary = wire_sweep(architecture, output, ohms, sizes, config, read_power=run_read_power_w)
             console.print(Path(summary["paths"]["md"]).read_text(), highlight=False)
             console.print(f"wrote {summary['paths']['json']}, {summary['paths']['csv']}")
             return
@@ -175,29 +194,32 @@ def register(app: typer.Typer) -> None:
         (parameter, text), = chosen.items()
         values = parse_values(parameter, text)
         config = _config(mode=mode, epochs=train_epochs, device=device, seed=seed, batch=batch, limit=limit or None,
-                         data_dir=data, activation=activation)
+                         data_dir=data, activation=activation, max_work=max_work)
+        check_values(parameter, values, config)
         if sum(option is not None for option in (from_run, ray)) + batched > 1:
             raise UserError("choose at most one of --from-run, --ray and --batched")
-        with ProgressLog(console.file) as log:
+        architecture = context.load(arch, max_work, "training_values", batch=batch,
+                                    copies=len(values) if batched else 1)  # a batched sweep holds every point
+        with locked_output_folder(output), ProgressLog(console.file) as log:
             if from_run is not None:
                 from amdcgan.gan.sweep import programming_sweep
 
                 task = log.task(f"programming {parameter}", total=len(values))
-                summary = programming_sweep(load(arch), output, parameter, values, config, from_run,
+                summary = programming_sweep(architecture, output, parameter, values, config, from_run,
                                             announce=lambda line: (task.advance(), task.note(line)))
             elif ray is not None:
                 from amdcgan.gan.distributed import sweep_on_ray
 
                 log.write(f"training {len(values)} points as Ray tasks")
-                summary = sweep_on_ray(load(arch), output, parameter, values, config, address=ray)
+                summary = sweep_on_ray(architecture, output, parameter, values, config, address=ray)
             elif batched:
                 from amdcgan.gan.batched import train_batched
 
                 log.write(f"training {len(values)} points as one batched model")
-                summary = sweep_run(load(arch), output, parameter, values, config, runner=train_batched)
+                summary = sweep_run(architecture, output, parameter, values, config, runner=train_batched)
             else:
                 runner = partial(run_points, progress=lambda label: training_events(log, label))
-                summary = sweep_run(load(arch), output, parameter, values, config, runner=runner)
+                summary = sweep_run(architecture, output, parameter, values, config, runner=runner)
         for point in summary["points"]:
             console.print(f"{parameter} {point['value']}: FID {point['fid']:.1f}, {point['classes']} classes")
         finding = summary["finding"]

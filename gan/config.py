@@ -11,12 +11,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from amdcgan.context import MAX_SEED
 from amdcgan.errors import UserError
 
 MODES = ("insitu", "exsitu", "float")
 ACTIVATION_FUNCTIONS = ("relu", "relu_switch", "tanh")
 # Every run field that changes the trained result; `epochs` and bookkeeping fields may differ on --resume.
-RESUME_FREE_FIELDS = {"epochs", "snapshot_epochs", "baseline"}
+RESUME_FREE_FIELDS = {"epochs", "snapshot_epochs", "baseline", "max_work"}
 
 
 class GanConfig(BaseModel):
@@ -27,7 +28,7 @@ class GanConfig(BaseModel):
     batch: int = Field(default=64, ge=2, le=65_536)
     limit: int | None = Field(default=1000, ge=2, description="images used per epoch; None = all loaded")
     data_dir: Path | None = Field(default=None, description="folder of MNIST IDX files; None = embedded 5,000 digits")
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     device: Literal["cpu", "cuda"] = "cpu"
     noise_dim: int | None = Field(default=None, description="None = the generator's input size")
     lr: float = Field(default=2e-4, gt=0)
@@ -51,6 +52,7 @@ class GanConfig(BaseModel):
     score: bool = Field(default=True, description="score image quality (FID, classes) after each epoch")
     snapshot_epochs: tuple[int, ...] = Field(default=(), description="epochs whose samples are kept for sweeps")
     baseline: bool = Field(default=False, description="also train the float DCGAN in RUN/float_baseline")
+    max_work: float = Field(default=1.0, gt=0, allow_inf_nan=False, description="scales the limit on the data read")
 
     @field_validator("levels")
     @classmethod

@@ -12,6 +12,7 @@ rows touch, with zero weights outside its rows; elsewhere one whole-matrix produ
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import torch
@@ -375,10 +376,14 @@ def read_activation_table(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
         points = sorted((float(row["v_in"]), float(row["v_out"])) for row in rows)
     except FileNotFoundError:
         raise UserError(f"{path}: no such activation table") from None
-    except (KeyError, ValueError, TypeError) as error:
-        raise UserError(f"{path}: an activation table needs numeric columns v_in,v_out ({error})") from None
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError, csv.Error) as error:
+        kind = type(error).__name__
+        raise UserError(f"{path}: an activation table needs numeric columns v_in,v_out ({kind})") from None
     if len(points) < 2:
         raise UserError(f"{path}: an activation table needs at least two points")
+    finite = all(math.isfinite(value) for point in points for value in point)
+    if not finite or len({v_in for v_in, _ in points}) < len(points):
+        raise UserError(f"{path}: an activation table needs finite values and each v_in once")
     v_in, v_out = zip(*points)
     if len(set(v_in)) != len(v_in):
         raise UserError(f"{path}: an activation table needs distinct v_in values")

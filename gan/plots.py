@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from amdcgan.fileio import atomic_target, commit_target, write_bytes_atomic
+from amdcgan.fileio import write_bytes_atomic
 
 
 def _pyplot():
@@ -33,11 +33,12 @@ def tile_images(images: torch.Tensor, columns: int, gap: int = 2) -> np.ndarray:
 
 
 def _save(figure, path: Path) -> Path:
-    plt = _pyplot()
-    tmp = atomic_target(path)
-    figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-    plt.close(figure)
-    return commit_target(tmp, path)
+    buffer = io.BytesIO()
+    try:
+        figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    finally:
+        _pyplot().close(figure)
+    return write_bytes_atomic(path, buffer.getvalue())
 
 
 def save_digit_grid(images: torch.Tensor, path: Path, columns: int = 8, gap: int = 2) -> Path:

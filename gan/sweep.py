@@ -57,6 +57,18 @@ def parse_values(parameter: str, text: str) -> list:
     return values
 
 
+def check_values(parameter: str, values: list, config: GanConfig) -> None:
+    """Every sweep value makes a valid run, and no value is given twice: checked before any point trains."""
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise UserError(f"--{parameter}: {', '.join(map(str, repeated))} given more than once")
+    for value in values:
+        try:
+            config.replace(**{parameter: value})
+        except UserError as error:
+            raise UserError(f"--{parameter} {value}: {error}") from None
+
+
 def _label(parameter: str, value) -> str:
     names = {"variability": f"{value:.0%} variability", "levels": f"{value} levels", "epochs": f"{value} epochs"}
     return names[parameter]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from amdcgan.errors import UserError
-from amdcgan.fileio import write_bytes_atomic, write_json_atomic, write_text_atomic
+from amdcgan.fileio import MAX_JSON_BYTES, read_text_capped, write_bytes_atomic, write_json_atomic, write_text_atomic
 from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.spec import Architecture
 
@@ -31,6 +32,9 @@ from .layers import Network, build_network, initialise, transfer
 from .plots import save_sample_grid, save_samples
 
 CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_KEYS = ("config", "epoch", "rounds", "metrics", "programming", "generator", "discriminator",
+                   "optimiser_g", "optimiser_d", "rng")
+MAX_CHECKPOINT_BYTES = 4 * 2**30
 Progress = Callable[[dict], None]
 
 
@@ -47,7 +51,11 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_states() -> dict:
-    states = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every random state as tensors and plain data (what a `weights_only` load accepts)."""
+    _, key, position, has_gauss, cached_gaussian = np.random.get_state()
+    numpy_state = {"key": torch.from_numpy(key.astype(np.int64)), "position": int(position),
+                   "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)}
+    states = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states
@@ -55,7 +63,9 @@ def rng_states() -> dict:
 
 def restore_rng_states(states: dict) -> None:
     torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])
+    numpy_state = states["numpy"]
+    np.random.set_state(("MT19937", numpy_state["key"].numpy().astype(np.uint32), numpy_state["position"],
+                         numpy_state["has_gauss"], numpy_state["cached_gaussian"]))
     random.setstate(states["python"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
@@ -172,12 +182,13 @@ class Run:
     """One training run in a folder: state, files, checkpoint."""
 
     def __init__(self, architecture: Architecture, out_dir: Path, config: GanConfig, progress: Progress | None):
-        from .data import load_mnist
+        from .data import MAX_IDX_IMAGES, load_mnist
 
         self.architecture, self.out_dir, self.config = architecture, Path(out_dir), config
         self.progress = progress or (lambda event: None)
         self.device = resolve_device(config.device)
-        self.images, _ = load_mnist(config.data_dir, limit=config.limit, seed=config.seed)
+        self.images, _ = load_mnist(config.data_dir, limit=config.limit, seed=config.seed,
+                                    max_images=int(MAX_IDX_IMAGES * config.max_work))
         seed_everything(config.seed)
         self.models = build_models(architecture, config, self.device)
         self.noise_dim = config.noise_dim or architecture.generator.input_shape[0]
@@ -191,9 +202,11 @@ class Run:
 
     # -- checkpoint ----------------------------------------------------------------------------------------------
     def state(self) -> dict:
+        """Tensors and plain data only, so that `torch.load(weights_only=True)` reads it back."""
         return {
             "config": self.config.result_fields(), "epoch": self.epoch, "rounds": self.rounds,
-            "metrics": self.metrics, "programming": self.models.programming,
+            "metrics": plain_data(self.metrics), "programming": plain_data(self.models.programming),
+            "architecture": self.architecture.model_dump(mode="json"),
             "generator": self.models.generator.state_dict(), "discriminator": self.models.discriminator.state_dict(),
             "optimiser_g": self.optimisers[0].state_dict(), "optimiser_d": self.optimisers[1].state_dict(),
             "rng": rng_states(),
@@ -205,19 +218,24 @@ class Run:
         write_bytes_atomic(self.out_dir / CHECKPOINT, buffer.getvalue())  # a temporary file, then os.replace
 
     def load_checkpoint(self, path: Path) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        differing = sorted(key for key, value in self.config.result_fields().items()
-                           if state["config"].get(key) != value)
+        state = read_checkpoint(path, self.device)
+        config = state["config"] if isinstance(state["config"], dict) else {}
+        differing = sorted(key for key, value in self.config.result_fields().items() if config.get(key) != value)
         if differing:
             raise UserError(f"{path.parent}: the run there was made with other settings ({', '.join(differing)}); "
                             f"resume with the same settings or choose another output folder")
-        self.models.generator.load_state_dict(state["generator"])
-        self.models.discriminator.load_state_dict(state["discriminator"])
-        self.optimisers[0].load_state_dict(state["optimiser_g"])
-        self.optimisers[1].load_state_dict(state["optimiser_d"])
-        self.epoch, self.rounds, self.metrics = state["epoch"], state["rounds"], state["metrics"]
-        self.models.programming = state["programming"]
-        restore_rng_states(state["rng"])
+        check_same_architecture(path, state, self.architecture)
+        for name, network in (("generator", self.models.generator), ("discriminator", self.models.discriminator)):
+            load_network_state(path, name, network, state[name])
+        try:
+            self.optimisers[0].load_state_dict(state["optimiser_g"])
+            self.optimisers[1].load_state_dict(state["optimiser_d"])
+            self.epoch, self.rounds, self.metrics = int(state["epoch"]), int(state["rounds"]), list(state["metrics"])
+            self.models.programming = state["programming"]
+            restore_rng_states(state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
+            raise UserError(f"{path}: the optimiser or random state in this checkpoint is damaged "
+                            f"({type(error).__name__}); remove the checkpoint to start the run over") from None
 
     # -- evaluation ----------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -402,22 +420,31 @@ def sample_noise(config: GanConfig, architecture: Architecture) -> torch.Tensor:
 
 def load_generator(architecture: Architecture, run_dir: Path) -> tuple[Network, GanConfig]:
     """The generator an ex-situ run trained on the circuit with ideal devices, and that run's config."""
-    import json
-
     from .config import make_config
 
     checkpoint = run_dir / CHECKPOINT
     if not checkpoint.exists():
         raise UserError(f"{run_dir}: no training run there (no {CHECKPOINT})")
-    config = make_config(**json.loads((run_dir / "config.json").read_text()))
+    config_path = run_dir / "config.json"
+    try:
+        fields = json.loads(read_text_capped(config_path, MAX_JSON_BYTES, "run configuration"))
+    except (json.JSONDecodeError, RecursionError):
+        raise UserError(f"{config_path}: not a valid JSON file") from None
+    if not isinstance(fields, dict):
+        raise UserError(f"{config_path}: expected a JSON object of training settings")
+    try:
+        config = make_config(**fields)
+    except UserError as error:
+        raise UserError(f"{config_path}: {error}") from None
     if config.mode != "exsitu":
         raise UserError(f"{run_dir}: programming needs an exsitu run (trained on the circuit with ideal devices); "
                         f"this one is {config.mode}" + (": a float network's weights do not fit the circuit's "
                                                         "readouts" if config.mode == "float" else ""))
     generator = build_network(architecture, plan_tiles(architecture).network("generator"), tile=True,
                               clip=config.clip, activation_tables=config.activation_tables)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    generator.load_state_dict(state["generator"])
+    state = read_checkpoint(checkpoint, torch.device("cpu"))
+    check_same_architecture(checkpoint, state, architecture, sections=("generator",))
+    load_network_state(checkpoint, "generator", generator, state["generator"])
     return generator, config
 
 
@@ -425,3 +452,85 @@ def run_point(architecture: Architecture, point_config: GanConfig, out_dir: str 
               progress: Progress | None = None) -> dict:
     """One sweep point: a pure function of its inputs (seeded); reruns continue or reuse what is on disk."""
     return train(architecture, out_dir, point_config, resume=True, progress=progress)
+
+
+def plain_data(value):
+    """`value` as JSON's plain data (numpy numbers become Python numbers), fit for a `weights_only` checkpoint."""
+    return json.loads(json.dumps(value, default=lambda item: item.item() if hasattr(item, "item") else str(item)))
+
+
+def read_checkpoint(path: Path, device: torch.device) -> dict:
+    """A checkpoint as tensors and plain data. Anything else is refused with one message: a folder, an empty or
+    truncated file, a file that is not a checkpoint, or one holding objects (which are never unpickled)."""
+    import pickle
+
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, not a checkpoint file")
+    if not path.is_file():
+        raise UserError(f"{path}: is not a regular file, not a checkpoint")
+    size = path.stat().st_size
+    if size == 0:
+        raise UserError(f"{path}: the checkpoint is empty (0 bytes), not one this program wrote (it writes "
+                        f"checkpoints whole or not at all); remove it to start the run over")
+    if size > MAX_CHECKPOINT_BYTES:
+        raise UserError(f"{path}: {size:,} bytes is more than a checkpoint may have ({MAX_CHECKPOINT_BYTES:,})")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "unsupported global" in str(error).lower():  # a class or function named to be called: never run
+            raise UserError(f"{path}: refused: the checkpoint holds objects other than tensors and plain data, "
+                            f"and such objects are never loaded (they could run code). Checkpoints of earlier "
+                            f"versions held numpy states and cannot be resumed: start the run in a new "
+                            f"folder") from None
+        raise UserError(f"{path}: not a readable checkpoint (damaged, or not written by this program)") from None
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, TypeError, AttributeError, IndexError,
+            MemoryError):
+        raise UserError(f"{path}: not a readable checkpoint (truncated, damaged, or not written by this "
+                        f"program); remove it to start the run over") from None
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise UserError(f"{path}: not a training checkpoint of this program (missing {', '.join(missing)})")
+    return state
+
+
+def _differences(saved, current, prefix: str = "") -> list[str]:
+    if isinstance(saved, dict) and isinstance(current, dict):
+        return [difference for key in sorted(set(saved) | set(current), key=str)
+                for difference in _differences(saved.get(key), current.get(key), f"{prefix}{key}.")]
+    if isinstance(saved, list) and isinstance(current, list) and len(saved) == len(current):
+        return [difference for index, (old, new) in enumerate(zip(saved, current))
+                for difference in _differences(old, new, f"{prefix}{index}.")]
+    return [] if saved == current else [prefix.rstrip(".")]
+
+
+def check_same_architecture(path: Path, state: dict, architecture: Architecture,
+                            sections: tuple[str, ...] | None = None) -> None:
+    """The checkpoint was trained on this architecture (its networks, tiles, technology and device), else one
+    message naming the fields that differ."""
+    saved = state.get("architecture")
+    if not isinstance(saved, dict):
+        return  # written before checkpoints recorded their architecture; the parameter shapes are still checked
+    current = architecture.model_dump(mode="json")
+    keys = sections or tuple(key for key in current if key not in ("name", "description"))
+    differing = [item for key in keys for item in _differences(saved.get(key), current.get(key), f"{key}.")]
+    if differing:
+        shown = ", ".join(differing[:6]) + (f" and {len(differing) - 6} more" if len(differing) > 6 else "")
+        raise UserError(f"{path}: the checkpoint was trained on another architecture: {shown} differ; use the "
+                        f"architecture file of that run or choose another output folder")
+
+
+def load_network_state(path: Path, name: str, network: Network, state) -> None:
+    """The saved parameters into `network`, or one message naming the first one that does not fit."""
+    expected = network.state_dict()
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: the {name} in this checkpoint is damaged")
+    for key in sorted(set(expected) | set(state)):
+        saved, wanted = state.get(key), expected.get(key)
+        if saved is None or wanted is None:
+            where = "in the checkpoint only" if wanted is None else "missing from the checkpoint"
+            raise UserError(f"{path}: {name} parameter {key} is {where}: the checkpoint is of another architecture")
+        if not isinstance(saved, torch.Tensor) or saved.shape != wanted.shape:
+            shape = list(saved.shape) if isinstance(saved, torch.Tensor) else type(saved).__name__
+            raise UserError(f"{path}: {name} parameter {key} is {shape} in the checkpoint but {list(wanted.shape)} "
+                            f"here: the checkpoint is of another architecture")
+    network.load_state_dict(state)

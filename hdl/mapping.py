@@ -229,17 +229,49 @@ def _tile_banks(
     return tuple(banks)
 
 
-def _layer_plan(architecture: Architecture, network: str, weighted: LayerShape, stages: list[LayerShape]) -> LayerPlan:
+@dataclass(frozen=True)
+class LayerGeometry:
+    """A weighted layer's matrix and how it splits into tiles, known before any tile is made (for size checks)."""
+
+    rows: int  # with the bias row
+    columns: int  # logical
+    positions: int
+    encoding: WeightEncoding
+    readout: Readout
+    devices_per_weight: int
+    max_rows: int  # per tile
+    max_columns: int  # logical columns per tile
+
+    @property
+    def row_tiles(self) -> int:
+        return math.ceil(self.rows / self.max_rows)
+
+    @property
+    def column_tiles(self) -> int:
+        return math.ceil(self.columns / self.max_columns)
+
+
+def layer_geometry(architecture: Architecture, weighted: LayerShape) -> LayerGeometry:
     layer = weighted.layer
     rows_no_bias, columns, positions = _geometry(layer, weighted)
-    rows = rows_no_bias + (1 if layer.bias else 0)
     encoding = layer.encoding or architecture.weight_encoding
-    readout = layer.readout or (Readout.opamp_ivc if isinstance(layer, Dense) else Readout.load_memristor)
+    devices_per_weight = 2 if encoding is WeightEncoding.differential_pair else 1
+    return LayerGeometry(
+        rows=rows_no_bias + (1 if layer.bias else 0), columns=columns, positions=positions, encoding=encoding,
+        readout=layer.readout or (Readout.opamp_ivc if isinstance(layer, Dense) else Readout.load_memristor),
+        devices_per_weight=devices_per_weight, max_rows=architecture.tiles.max_rows,
+        max_columns=architecture.tiles.max_columns // devices_per_weight,
+    )
+
+
+def _layer_plan(architecture: Architecture, network: str, weighted: LayerShape, stages: list[LayerShape]) -> LayerPlan:
+    layer = weighted.layer
+    geometry = layer_geometry(architecture, weighted)
+    rows, columns, positions = geometry.rows, geometry.columns, geometry.positions
+    encoding, readout, devices_per_weight = geometry.encoding, geometry.readout, geometry.devices_per_weight
     differential = encoding is WeightEncoding.differential_pair
-    devices_per_weight = 2 if differential else 1
-    limits = architecture.tiles
-    row_splits = balanced_splits(rows, limits.max_rows)
-    column_splits = balanced_splits(columns, limits.max_columns // devices_per_weight)
+    row_splits = balanced_splits(rows, geometry.max_rows)
+    column_splits = balanced_splits(columns, geometry.max_columns)
     # Partial sums need adding when rows split; a differential pair read by load memristors needs the subtraction.
     needs_summing = len(row_splits) > 1 or (differential and readout is Readout.load_memristor)
     folded = [(stage.name, stage.layer) for stage in stages]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -34,8 +34,13 @@ def check_name(value: str) -> str:
     return value
 
 
+def physical(default=..., **bounds) -> Any:
+    """A finite number within a stated physical range: enforced on load and written into the JSON Schema."""
+    return Field(default, allow_inf_nan=False, **bounds)
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # every number finite
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -48,8 +53,8 @@ class GdsLayer(Strict):
 
 
 class LayerRule(Strict):
-    min_width_um: float = Field(gt=0)
-    min_space_um: float = Field(gt=0)
+    min_width_um: float = physical(gt=0, le=1000)
+    min_space_um: float = physical(gt=0, le=1000)
 
 
 class LayerMap(Strict):
@@ -67,19 +72,19 @@ class Technology(Strict):
 
     schema_version: Literal[1] = 1
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    node_nm: float = Field(gt=0)
-    vdd_v: float = Field(gt=0, description="positive supply; analog outputs clip here")
-    vss_v: float = Field(lt=0, description="negative supply; analog outputs clip here")
-    grid_um: float = Field(default=0.005, gt=0, description="layout database unit")
-    memristor_pitch_um: float = Field(gt=0, description="crossbar cell pitch in both directions")
+    node_nm: float = physical(ge=1, le=100_000)
+    vdd_v: float = physical(gt=0, le=100, description="positive supply; analog outputs clip here")
+    vss_v: float = physical(lt=0, ge=-100, description="negative supply; analog outputs clip here")
+    grid_um: float = physical(0.005, ge=0.001, le=1, description="layout database unit")
+    memristor_pitch_um: float = physical(gt=0, le=1000, description="crossbar cell pitch in both directions")
     electrode: LayerRule = Field(description="rules of both electrode metals (bottom and top)")
-    switching_enclosure_um: float = Field(ge=0, description="electrode overlap around the switching layer")
-    tile_spacing_um: float = Field(gt=0, description="gap between neighbouring tiles and blocks")
-    periphery_aspect: float = Field(
-        default=1.0, gt=0, description="height/width of one peripheral block when drawn as a rectangle"
+    switching_enclosure_um: float = physical(ge=0, le=100, description="electrode overlap around the switching layer")
+    tile_spacing_um: float = physical(gt=0, le=10_000, description="gap between neighbouring tiles and blocks")
+    periphery_aspect: float = physical(
+        1.0, ge=0.01, le=100, description="height/width of one peripheral block when drawn as a rectangle"
     )
     layers: LayerMap = LayerMap()
-    scaling_rule: str = Field(default="", description="how this node's figures were derived, and the source")
+    scaling_rule: str = Field(default="", max_length=4000, description="how this node's figures were derived, and the source")
 
     @model_validator(mode="after")
     def _pitch_fits_rules(self) -> "Technology":
@@ -99,22 +104,23 @@ class Memristor(Strict):
 
     schema_version: Literal[1] = 1
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    r_on_ohm: float = Field(gt=0)
-    r_off_ohm: float = Field(gt=0)
+    r_on_ohm: float = physical(ge=1, le=1e12)
+    r_off_ohm: float = physical(ge=1, le=1e12)
     levels: int | None = Field(default=128, ge=2, le=65536, description="stable resistive levels; null = ideal")
-    variability_sigma: float = Field(
-        default=0.0, ge=0, le=1, description="device-to-device deviation, a fraction of the conductance (0.3 = 30%)"
+    variability_sigma: float = physical(
+        0.0, ge=0, le=1, description="device-to-device deviation, a fraction of the conductance (0.3 = 30%)"
     )
-    write_noise_sigma: float = Field(
-        default=0.0, ge=0, le=1, description="cycle-to-cycle write noise, a fraction of one level step"
+    write_noise_sigma: float = physical(
+        0.0, ge=0, le=1, description="cycle-to-cycle write noise, a fraction of one level step"
     )
-    v_threshold_v: float = Field(gt=0)
-    v_write_v: float = Field(gt=0)
-    v_read_v: float = Field(gt=0, description="read voltage at full scale; must stay below the threshold")
-    t_write_s: float = Field(gt=0, description="write pulse width")
-    switching_rate_s_per_v: float = Field(
-        default=0.0,
+    v_threshold_v: float = physical(gt=0, le=100)
+    v_write_v: float = physical(gt=0, le=100)
+    v_read_v: float = physical(gt=0, le=100, description="read voltage at full scale; must stay below the threshold")
+    t_write_s: float = physical(ge=1e-15, le=1, description="write pulse width")
+    switching_rate_s_per_v: float = physical(
+        0.0,
         ge=0,
+        le=1e15,
         description="threshold-switching model: dx/dt = rate * (|V| - V_threshold) for |V| above threshold, x the "
         "state in [0, 1]; 0 means one level step per pulse at V_write",
     )
@@ -174,9 +180,9 @@ class Measurement(Strict):
 
 
 class Component(Strict):
-    power_mw: float = Field(ge=0)
-    area_um2: float = Field(gt=0)
-    source: str = Field(default="", description="where the figure comes from (Table I, or the stated assumption)")
+    power_mw: float = physical(ge=0, le=1e6)
+    area_um2: float = physical(gt=0, le=1e12)
+    source: str = Field(default="", max_length=4000, description="where the figure comes from (Table I, or the stated assumption)")
     netlist_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
                                        description="SHA-256 of the transistor-level netlist the figures come from")
     measured: list[Measurement] = Field(default_factory=list, description="simulated corners and temperatures")
@@ -274,7 +280,7 @@ class Activation(LayerBase):
 
 class Dropout(LayerBase):
     type: Literal["dropout"]
-    rate: float = Field(ge=0, lt=1)
+    rate: float = physical(ge=0, lt=1)
 
 
 class Reshape(LayerBase):
@@ -362,7 +368,7 @@ class Architecture(Strict):
 
     schema_version: Literal[1] = Field(description="this file format's version")
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    description: str = ""
+    description: str = Field(default="", max_length=4000)
     technology: Technology
     device: Memristor
     components: ComponentLibrary
@@ -405,7 +411,7 @@ class ArchitectureFile(Strict):
 
     schema_version: Literal[1]
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    description: str = ""
+    description: str = Field(default="", max_length=4000)
     technology: str | dict = "cmos180"
     device: str | dict = "wo2"
     components: str | dict = "table1_180nm"

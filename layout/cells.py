@@ -48,11 +48,26 @@ def fitted_size(text: str, length: float, across: float) -> float:
     return min(LABEL_FILL * length / long, across / tall)
 
 
+def _port(component: gf.Component, name: str, center: tuple[float, float], width: float, orientation: int,
+          layer: str) -> None:
+    """A port as kfactory takes it: on the grid, its width the largest even number of database units within the
+    drawn width (any block or electrode width may be an odd number of them)."""
+    x, y = center
+    even_width = max(2, _dbu(width) // 2 * 2) * DBU_UM
+    component.add_port(name, center=(_dbu(x) * DBU_UM, _dbu(y) * DBU_UM), width=even_width, orientation=orientation,
+                       layer=layer)
+
+
 def _label(component: gf.Component, text: str, x: float, y: float, size: float, upright: bool = False) -> None:
     """A text drawn to scale (`size` um tall), turned a quarter when `upright` so it runs along a tall shape."""
     label = kdb.Text(text, kdb.Trans(1 if upright else 0, False, _dbu(x), _dbu(y)))
     label.size = _dbu(size)
     component.shapes(gf.get_layer(TEXT)).insert(label)
+
+
+def _electrode_offset(pitch: float, electrode_width: float) -> float:
+    """Where an electrode starts across its cell: centred, on the database grid."""
+    return (_dbu(pitch) - _dbu(electrode_width)) // 2 * DBU_UM
 
 
 def _crossing(component: gf.Component, pitch: float, electrode_width: float, enclosure: float) -> float:
@@ -61,7 +76,7 @@ def _crossing(component: gf.Component, pitch: float, electrode_width: float, enc
     Both electrodes reach the cell edges, so abutting cells join them into continuous row and column lines.
     Returns the electrodes' offset from the cell edge.
     """
-    offset = (_dbu(pitch) - _dbu(electrode_width)) // 2 * DBU_UM
+    offset = _electrode_offset(pitch, electrode_width)
     far = offset + electrode_width
     _box(component, BOTTOM_ELECTRODE, 0, offset, pitch, far)
     _box(component, TOP_ELECTRODE, offset, 0, far, pitch)
@@ -77,10 +92,10 @@ def junction(
     c = gf.Component()
     offset = _crossing(c, pitch, electrode_width, enclosure)
     middle = offset + electrode_width / 2
-    c.add_port("row_w", center=(0, middle), width=electrode_width, orientation=180, layer=BOTTOM_ELECTRODE)
-    c.add_port("row_e", center=(pitch, middle), width=electrode_width, orientation=0, layer=BOTTOM_ELECTRODE)
-    c.add_port("column_s", center=(middle, 0), width=electrode_width, orientation=270, layer=TOP_ELECTRODE)
-    c.add_port("column_n", center=(middle, pitch), width=electrode_width, orientation=90, layer=TOP_ELECTRODE)
+    _port(c, "row_w", center=(0, middle), width=electrode_width, orientation=180, layer=BOTTOM_ELECTRODE)
+    _port(c, "row_e", center=(pitch, middle), width=electrode_width, orientation=0, layer=BOTTOM_ELECTRODE)
+    _port(c, "column_s", center=(middle, 0), width=electrode_width, orientation=270, layer=TOP_ELECTRODE)
+    _port(c, "column_n", center=(middle, pitch), width=electrode_width, orientation=90, layer=TOP_ELECTRODE)
     return c
 
 
@@ -96,16 +111,16 @@ def crossbar(
     c = gf.Component()
     cell = junction(pitch=pitch, electrode_width=electrode_width, enclosure=enclosure)
     c.add_ref(cell, columns=columns, rows=rows, column_pitch=pitch, row_pitch=pitch)
-    offset = cell.ports["row_w"].center[1] - electrode_width / 2
+    offset = _electrode_offset(pitch, electrode_width)
     for row in range(rows):
         y = row * pitch + offset
         _box(c, PIN, 0, y, electrode_width, y + electrode_width)
-        c.add_port(f"row{row}", center=(0, y + electrode_width / 2), width=electrode_width, orientation=180,
+        _port(c, f"row{row}", center=(0, y + electrode_width / 2), width=electrode_width, orientation=180,
                    layer=BOTTOM_ELECTRODE)
     for column in range(columns):
         x = column * pitch + offset
         _box(c, PIN, x, 0, x + electrode_width, electrode_width)
-        c.add_port(f"column{column}", center=(x + electrode_width / 2, 0), width=electrode_width, orientation=270,
+        _port(c, f"column{column}", center=(x + electrode_width / 2, 0), width=electrode_width, orientation=270,
                    layer=TOP_ELECTRODE)
     return c
 
@@ -119,8 +134,8 @@ def load_memristor(
     c = gf.Component()
     offset = _crossing(c, pitch, electrode_width, enclosure)
     middle = offset + electrode_width / 2
-    c.add_port("column", center=(middle, pitch), width=electrode_width, orientation=90, layer=TOP_ELECTRODE)
-    c.add_port("ground", center=(0, middle), width=electrode_width, orientation=180, layer=BOTTOM_ELECTRODE)
+    _port(c, "column", center=(middle, pitch), width=electrode_width, orientation=90, layer=TOP_ELECTRODE)
+    _port(c, "ground", center=(0, middle), width=electrode_width, orientation=180, layer=BOTTOM_ELECTRODE)
     return c
 
 
@@ -161,11 +176,11 @@ def load_bank(
     c = gf.Component()
     cell = load_memristor(pitch=pitch, electrode_width=electrode_width, enclosure=enclosure)
     c.add_ref(cell, columns=count, rows=1, column_pitch=pitch, row_pitch=pitch)
-    ground = cell.ports["ground"]
-    c.add_port("ground", port=ground)
-    _box(c, PIN, 0, ground.center[1] - electrode_width / 2, electrode_width, ground.center[1] + electrode_width / 2)
+    c.add_port("ground", port=cell.ports["ground"])
+    offset = _electrode_offset(pitch, electrode_width)
+    _box(c, PIN, 0, offset, electrode_width, offset + electrode_width)
     size = fitted_size("GND", count * pitch, electrode_width)
-    _label(c, "GND", 0, ground.center[1] - electrode_width / 2, size)
+    _label(c, "GND", 0, offset, size)
     return c
 
 
@@ -189,11 +204,11 @@ def periphery_block(
     if facing == "north":
         strip = min(pin_width, height)
         _box(c, PIN, 0, height - strip, width, height)
-        c.add_port("crossbar", center=(width / 2, height), width=width, orientation=90, layer=PERIPHERY)
+        _port(c, "crossbar", center=(width / 2, height), width=width, orientation=90, layer=PERIPHERY)
     else:
         strip = min(pin_width, width)
         _box(c, PIN, width - strip, 0, width, height)
-        c.add_port("crossbar", center=(width, height / 2), width=height, orientation=0, layer=PERIPHERY)
+        _port(c, "crossbar", center=(width, height / 2), width=height, orientation=0, layer=PERIPHERY)
     bottom = 0.0
     if memristors:
         _memristor_rows(c, memristors, width, height, {"pitch": pitch, "electrode_width": pin_width,

@@ -8,7 +8,7 @@ from pathlib import Path
 import gdsfactory as gf
 
 from amdcgan.errors import UserError
-from amdcgan.fileio import atomic_target, commit_target
+from amdcgan.fileio import staged_file
 from amdcgan.hdl.floorplan import Floorplan, TilePlacement, build_floorplan
 from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.spec import Architecture, Technology
@@ -74,19 +74,15 @@ def build_tile(architecture: Architecture, tile_id: str, floorplan: Floorplan | 
 
 
 def write_gds(component: gf.Component, gds_path: str | Path, technology: Technology, top_name: str) -> Path:
-    """Written atomically, without gdsfactory's metadata cell (every reader sees one top cell), with cells named
-    after what they hold and the top cell named `top_name`."""
-    tmp = atomic_target(gds_path)
-    try:
-        component.write_gds(tmp, with_metadata=False)
-        layout, top = read_gds(tmp)
+    """Written atomically (through a private staging folder), without gdsfactory's metadata cell (every reader sees
+    one top cell), with cells named after what they hold and the top cell named `top_name`."""
+    with staged_file(gds_path) as staged:
+        component.write_gds(staged, with_metadata=False)
+        layout, top = read_gds(staged)
         text = technology.layers.text
         rename_cells(layout, top, top_name, TILE_ID_PROPERTY, layout.find_layer(text.layer, text.datatype))
-        layout.write(str(tmp))
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return commit_target(tmp, gds_path)
+        layout.write(str(staged))
+    return Path(gds_path)
 
 
 def write_layout(architecture: Architecture, gds_path: str | Path, png_path: str | Path | None = None,

@@ -59,6 +59,13 @@ def _crossbar_corner(gds_path: Path, technology: Technology) -> kdb.DBox:
 def render_png(gds_path: str | Path, png_path: str | Path, technology: Technology, *, title: str = "",
                zoom_on_junctions: bool = False, height: int = 1000) -> Path:
     """A chip is drawn whole, in a picture of its own aspect; a tile whole beside a close-up of its junctions."""
+    return write_bytes_atomic(png_path, png_bytes(gds_path, technology, title=title,
+                                                  zoom_on_junctions=zoom_on_junctions, height=height))
+
+
+def png_bytes(gds_path: str | Path, technology: Technology, *, title: str = "", zoom_on_junctions: bool = False,
+              height: int = 1000) -> bytes:
+    """The picture `render_png` writes, as PNG bytes."""
     gds_path = Path(gds_path)
     title = title or gds_path.stem
     view = _view(gds_path, technology, label_levels=2 if zoom_on_junctions else 0)
@@ -73,7 +80,7 @@ def render_png(gds_path: str | Path, png_path: str | Path, technology: Technolog
             ("crossbar corner: rows (metal 1, blue), columns (metal 2, red), switching layer (green), pins (yellow)",
              _pixels(view, height, height, _crossbar_corner(gds_path, technology))),
         ]
-    return write_bytes_atomic(png_path, _side_by_side(panels, height))
+    return _side_by_side(panels, height)
 
 
 def _pixels(view: lay.LayoutView, width: int, height: int, box: kdb.DBox) -> lay.PixelBuffer:

@@ -7,31 +7,33 @@ from pathlib import Path
 
 import typer
 
+from amdcgan.context import CommandContext, max_work_option, seed_option
+
 CHECK_NAMES = ("dc", "transient", "activations", "leakage", "variability", "irdrop", "write")
 Check = Enum("Check", {name: name for name in (*CHECK_NAMES, "all")}, type=str)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, context: CommandContext) -> None:
     @app.command()
     def spice(
         arch: Path = typer.Argument(..., help="architecture YAML file (see examples/)", show_default=False),
         check: Check = typer.Option("all", "--check", help="which check to run"),
         output: Path = typer.Option(..., "-o", "--output", help="folder for netlists, CSV data and plots"),
         quick: bool = typer.Option(False, "--quick", help="smaller tiles and fewer Monte Carlo draws"),
-        seed: int = typer.Option(0, "--seed", help="seed of every random draw"),
+        seed: int = seed_option("seed of every random draw"),
+        max_work: float = max_work_option(),
     ) -> None:
         """SPICE checks of the tiles in ngspice: DC against numpy, transient (Fig. 4), activations (Fig. 5),
         leakage (Fig. 6), variability (Fig. 7), IR drop and the memristor write model."""
-        from rich.console import Console
-
-        from amdcgan.hdl.loader import load_architecture
+        from amdcgan.fileio import check_output_folder, locked_output_folder
         from amdcgan.progress import ProgressLog
         from amdcgan.sim.checks import run_checks
 
-        architecture = load_architecture(arch)
+        check_output_folder(output)
+        architecture = context.load(arch, max_work, "spice_devices")
         chosen = CHECK_NAMES if check.value == "all" else (check.value,)
-        console = Console()
-        with ProgressLog(console.file) as log:
+        console = context.console
+        with locked_output_folder(output), ProgressLog(console.file) as log:
             task = log.task("ngspice")
             results = run_checks(architecture, output, chosen, quick=quick, seed=seed,
                                  progress=lambda label: task.advance(status=label, announce=True))

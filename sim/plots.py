@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import io
 from pathlib import Path
 
 import numpy as np
 
-from amdcgan.fileio import atomic_target, commit_target
+from amdcgan.fileio import write_bytes_atomic
 from amdcgan.hdl.electrical import Cell
 
 
@@ -37,10 +38,12 @@ def styled(plot):
 
 
 def _save(figure, path: Path) -> Path:
-    tmp = atomic_target(path)
-    figure.savefig(tmp, format="png")
-    _pyplot().close(figure)
-    return commit_target(tmp, path)
+    buffer = io.BytesIO()
+    try:
+        figure.savefig(buffer, format="png")
+    finally:
+        _pyplot().close(figure)
+    return write_bytes_atomic(path, buffer.getvalue())
 
 
 @styled

@@ -70,7 +70,7 @@ CASES = {
     ),
     "negative resistance": (
         _mutate(lambda d: d.update(device={"base": "wo2", "r_off_ohm": -5})),
-        ["device.r_off_ohm", "greater than 0"],
+        ["device.r_off_ohm", "greater than or equal to 1"],
     ),
     "one level": (
         _mutate(lambda d: d.update(device={"base": "wo2", "levels": 1})),
