@@ -262,8 +262,14 @@ def reproduce(
         raise typer.Exit(1)
 
 
+def _run_read_power_w(architecture, run_dir) -> dict[str, float]:
+    from amdcgan.estimators.power import run_read_power_w
+
+    return run_read_power_w(architecture, run_dir)
+
+
 def _register_backends() -> None:
-    context = CommandContext(console=console, load=load)
+    context = CommandContext(console=console, load=load, run_read_power_w=_run_read_power_w)
     for backend in BACKEND_COMMANDS:
         try:
             module = importlib.import_module(f"amdcgan.{backend}.commands")

@@ -1,4 +1,5 @@
-"""What the command line hands each backend's `register(app, context)`: its console and its architecture loader.
+"""What the command line hands each backend's `register(app, context)`: its console, its architecture loader, and
+the figures one backend computes for another's command (the estimators' read power of a run, for the wire sweep).
 
 Backends receive these instead of importing `amdcgan.cli`, which imports them: the command line depends on the
 backends, never the other way round.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import typer
 from rich.console import Console
@@ -37,3 +38,4 @@ class Loader(Protocol):
 class CommandContext:
     console: Console
     load: Loader  # architecture file -> validated Architecture, refused when its estimated work is over the limits
+    run_read_power_w: Callable  # (architecture, run folder) -> read power with and without wires (estimators)

@@ -178,10 +178,8 @@ def register(app: typer.Typer, context: CommandContext) -> None:
             ohms, sizes = parse_wire_sweep(wires, tile_rows, architecture)
             config = _config(mode=mode, epochs=train_epochs, device=device, seed=seed, batch=batch,
                              limit=limit or None, data_dir=data, activation=activation, max_work=max_work)
-            from amdcgan.estimators.power import run_read_power_w  # the estimators' figure, handed to the sweep
-
             with locked_output_folder(output):
-                summary = wire_sweep(architecture, output, ohms, sizes, config, read_power=run_read_power_w)
+                summary = wire_sweep(architecture, output, ohms, sizes, config, read_power=context.run_read_power_w)
             console.print(Path(summary["paths"]["md"]).read_text(), highlight=False)
             console.print(f"wrote {summary['paths']['json']}, {summary['paths']['csv']}")
             return
