@@ -363,7 +363,7 @@ class Run:
 
             write_json_atomic(self.out_dir / "read_stats.json", self.read_stats)
             write_bytes_atomic(self.out_dir / RUN_CONDUCTANCES,
-                               save_run_conductances(self.out_dir, self.hardware_conductances(), self.config.weight_max))
+                               save_run_conductances(self.hardware_conductances(), self.config.weight_max))
         self.save_checkpoint()
         self.progress({"event": "epoch", "epoch": self.epoch, "metrics": self.metrics[-1]})
 

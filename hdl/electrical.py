@@ -634,20 +634,20 @@ def layer_outputs(rows_v: np.ndarray, layer: Conductances, row_splits, column_sp
     x = np.atleast_2d(rows_v)
     out = np.zeros((x.shape[0], layer.columns))
     for c0, c1 in column_splits:
-        partials = [tile_outputs(x[:, r0:r1], *_pair(layer.block((r0, r1), (c0, c1))), layer.cell, readout,
+        partials = [tile_outputs(x[:, r0:r1], *_devices(layer.block((r0, r1), (c0, c1))), layer.cell, readout,
                                  periphery) for r0, r1 in row_splits]
         out[:, c0:c1] = partials[0] if len(partials) == 1 else periphery.sum_partials(sum(partials))
     return out
 
 
-def _pair(tile: Conductances) -> tuple[np.ndarray, np.ndarray]:
+def _devices(tile: Conductances) -> tuple[np.ndarray, np.ndarray]:
     return tile.main, tile.second
 
 
 RUN_CONDUCTANCES = "conductances.npz"
 
 
-def save_run_conductances(path, layers: dict[str, Conductances], weight_max: float) -> bytes:
+def save_run_conductances(layers: dict[str, Conductances], weight_max: float) -> bytes:
     """The .npz bytes of a run's conductances: NETWORK.LAYER.main / .second per layer, the encoding per layer."""
     import io
 

@@ -131,7 +131,7 @@ def test_sign_reads_follow_the_sign_devices(tmp_path, small_arch):
         layers[f"{layer.network}.{layer.name}"] = encode_weights(weights, Cell.of(small_arch.device, layer.encoding),
                                                                  1.0)
     run = tmp_path / "run"
-    write_bytes_atomic(run / RUN_CONDUCTANCES, save_run_conductances(run, layers, 1.0))
+    write_bytes_atomic(run / RUN_CONDUCTANCES, save_run_conductances(layers, 1.0))
     path = tmp_path / "tile.cir"
     assert main(["netlist", str(ROOT / "examples/small_system.yaml"), "-o", str(path), "--tile",
                  "discriminator.conv0.0", "--weights", str(run)]) == 0
@@ -145,7 +145,7 @@ def test_weights_of_another_architecture_are_refused(tmp_path, small_arch, refer
     from amdcgan.hdl.netlist import default_conductances
 
     run = tmp_path / "run"
-    write_bytes_atomic(run / RUN_CONDUCTANCES, save_run_conductances(run, default_conductances(
+    write_bytes_atomic(run / RUN_CONDUCTANCES, save_run_conductances(default_conductances(
         plan_tiles(small_arch)), 1.0))
     assert main(["netlist", str(ROOT / "examples/am_dcgan_mnist.yaml"), "-o", str(tmp_path / "x.cir"),
                  "--weights", str(run)]) == 2

@@ -273,7 +273,7 @@ def test_netlist_and_spice_write_the_same_tile(arch_name):
 def _write_run(tmp_path: Path, architecture) -> tuple[Path, dict]:
     layers = _random_run(architecture, 2)
     run = tmp_path / "run"
-    write_bytes_atomic(run / RUN_CONDUCTANCES, save_run_conductances(run / RUN_CONDUCTANCES, layers, 1.0))
+    write_bytes_atomic(run / RUN_CONDUCTANCES, save_run_conductances(layers, 1.0))
     return run, layers
 
 
