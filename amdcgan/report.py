@@ -13,7 +13,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amdcgan.fileio import write_text_atomic
 
 OUTCOMES = ("agree", "differ", "not comparable", "inconclusive")
 
@@ -160,16 +159,18 @@ def figure_file_name(figure: Figure) -> str:
 
 
 def write_report(document: Document, root: Path, markdown: str = "report.md", page: str = "index.html",
-                 embed_images: bool = False, figure_folder: str = "figures") -> list[Path]:
+                 embed_images: bool = False, figure_folder: str = "figures",
+                 extra: dict[Path, bytes] | None = None) -> list[Path]:
     """The Markdown and HTML forms of `document` in `root`; figures given as bytes are written to
-    `root/figure_folder` for the Markdown form (the HTML page embeds them)."""
-    from amdcgan.fileio import write_bytes_atomic
+    `root/figure_folder` for the Markdown form (the HTML page embeds them). Everything, with the `extra` files, is
+    rendered first and written as one set: a failure leaves the previous report whole."""
+    from amdcgan.fileio import write_files_atomic
 
-    written = []
+    contents: dict[Path, bytes] = dict(extra or {})
     for section in document.sections:
         for block in section.blocks:
             if isinstance(block, Figure) and block.path is None:
-                written.append(write_bytes_atomic(root / figure_folder / figure_file_name(block), block.png))
-    written.append(write_text_atomic(root / markdown, render(document, root, "md", figure_folder=figure_folder)))
-    written.append(write_text_atomic(root / page, render(document, root, "html", embed_images)))
-    return written
+                contents[root / figure_folder / figure_file_name(block)] = block.png
+    contents[root / markdown] = render(document, root, "md", figure_folder=figure_folder).encode("utf-8")
+    contents[root / page] = render(document, root, "html", embed_images).encode("utf-8")
+    return write_files_atomic(contents)

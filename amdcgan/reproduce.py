@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from amdcgan.errors import UserError
-from amdcgan.fileio import write_json_atomic, write_text_atomic
+from amdcgan.fileio import json_text, write_text_atomic
 from amdcgan.report import Document, Figure, Section, Table, Verdict, write_report
 from amdcgan.verdicts import cells_verdict, growth_verdict, ratio_verdict, settling_verdict
 
@@ -801,4 +801,4 @@ def write_reproduction(ctx: Context, outcomes: list[StageOutcome]) -> list[Path]
                                  else str(block.path) for block in section.blocks if isinstance(block, Figure)]}
                      for section in report.sections],
     }
-    return [*write_report(report, ctx.out), write_json_atomic(ctx.out / "reproduce.json", _plain(machine))]
+    return write_report(report, ctx.out, extra={ctx.out / "reproduce.json": json_text(_plain(machine)).encode()})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from amdcgan.fileio import write_json_atomic
+from amdcgan.fileio import json_text
 from amdcgan.report import Document, Figure, Section, Table, fmt, write_report as write_document
 
 from .area import UM2_PER_MM2
@@ -377,7 +377,7 @@ def write_report(result: dict, out_dir: str | Path) -> dict[str, Path]:
     out_dir = Path(out_dir)
     made = figures(result)
     document = Document(f"Estimate: {result['architecture']}", sections=sections(result, made))
-    written = {"json": write_json_atomic(out_dir / "report.json", result)}
-    *_, written["markdown"], written["html"] = write_document(document, out_dir, "report.md", "report.html",
-                                                             embed_images=True, figure_folder="figures")
-    return written
+    report_json = out_dir / "report.json"
+    *_, markdown, html = write_document(document, out_dir, "report.md", "report.html", embed_images=True,
+                                        figure_folder="figures", extra={report_json: json_text(result).encode()})
+    return {"json": report_json, "markdown": markdown, "html": html}

@@ -71,3 +71,21 @@ def test_terminal_progress_uses_rich():
         task.advance(status="half")
         task.note("noted")
     assert "work: noted" in stream.getvalue()
+
+
+def test_a_report_is_written_as_one_set(tmp_path):
+    """Every file of a report is staged before any replaces its old version: a failure on one (here the JSON's
+    name is taken by a folder) leaves the previous report whole, and no temporary behind."""
+    import pytest
+
+    from amdcgan.errors import UserError
+
+    document = Document("first", sections=[Section("a", blocks=["one"])])
+    write_report(document, tmp_path, extra={tmp_path / "data.json": b"{}"})
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+    (tmp_path / "blocked").mkdir()
+    with pytest.raises(UserError, match="blocked"):
+        write_report(Document("second", sections=[Section("b", blocks=["two"])]), tmp_path,
+                     extra={tmp_path / "data.json": b"[]", tmp_path / "blocked": b"x"})
+    after = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+    assert after == before
