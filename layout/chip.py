@@ -8,18 +8,18 @@ from pathlib import Path
 import gdsfactory as gf
 
 from amdcgan.errors import UserError
-from amdcgan.fileio import staged_file
+from amdcgan.fileio import staged_file, staging_folder, write_files_atomic
 from amdcgan.hdl.floorplan import Floorplan, TilePlacement, build_floorplan
 from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.spec import Architecture, Technology
 
 from . import cells
 from .design_rules import drc
-from .lyp import write_layer_properties
+from .lyp import layer_properties
 from .measure import TILE_ID_PROPERTY, measure_areas, placements, read_gds
 from .names import MEMRISTOR_CELLS, rename_cells, top_cell_name
 from .pdk import activate_pdk
-from .render import render_png
+from .render import png_bytes
 from .rules import DBU_UM, rules_of
 
 
@@ -73,15 +73,21 @@ def build_tile(architecture: Architecture, tile_id: str, floorplan: Floorplan | 
     return _chip_cell(architecture, floorplan, [tile], tile_id.replace(".", "_"), (tile.rect.x, tile.rect.y))
 
 
+def draw_gds(component: gf.Component, path: Path, technology: Technology, top_name: str) -> Path:
+    """The GDS at `path` (a private staging name), without gdsfactory's metadata cell (every reader sees one top
+    cell), with cells named after what they hold and the top cell named `top_name`."""
+    component.write_gds(path, with_metadata=False)
+    layout, top = read_gds(path)
+    text = technology.layers.text
+    rename_cells(layout, top, top_name, TILE_ID_PROPERTY, layout.find_layer(text.layer, text.datatype))
+    layout.write(str(path))
+    return path
+
+
 def write_gds(component: gf.Component, gds_path: str | Path, technology: Technology, top_name: str) -> Path:
-    """Written atomically (through a private staging folder), without gdsfactory's metadata cell (every reader sees
-    one top cell), with cells named after what they hold and the top cell named `top_name`."""
+    """`draw_gds`, written atomically through a private staging folder."""
     with staged_file(gds_path) as staged:
-        component.write_gds(staged, with_metadata=False)
-        layout, top = read_gds(staged)
-        text = technology.layers.text
-        rename_cells(layout, top, top_name, TILE_ID_PROPERTY, layout.find_layer(text.layer, text.datatype))
-        layout.write(str(staged))
+        draw_gds(component, staged, technology, top_name)
     return Path(gds_path)
 
 
@@ -96,17 +102,21 @@ def write_layout(architecture: Architecture, gds_path: str | Path, png_path: str
     floorplan = build_floorplan(plan)
     component = build_tile(architecture, tile, floorplan) if tile else build_chip(architecture, floorplan)
     top_name = tile.replace(".", "_") if tile else architecture.name
-    gds_path = write_gds(component, gds_path, architecture.technology, top_name)
-    lyp_path = write_layer_properties(architecture.technology, Path(gds_path).with_suffix(".lyp"))
-    measured = measure_areas(gds_path)
-    placed = placements(gds_path)
+    gds_path, lyp_path = Path(gds_path), Path(gds_path).with_suffix(".lyp")
+    with staging_folder(gds_path) as folder:  # drawn, measured and pictured before any old file is replaced
+        staged = draw_gds(component, folder / "layout.gds", architecture.technology, top_name)
+        measured = measure_areas(staged)
+        placed = placements(staged)
+        violations = drc(staged, architecture.technology)
+        contents = {gds_path: staged.read_bytes(), lyp_path: layer_properties(architecture.technology)}
+        if png_path is not None:
+            png_path = Path(png_path)
+            contents[png_path] = png_bytes(staged, architecture.technology, title=tile or architecture.name,
+                                           zoom_on_junctions=tile is not None)
+    write_files_atomic(contents)  # the GDS, its layer properties and its picture as one set
     drawn = [floorplan.tile(tile)] if tile else list(floorplan.tiles)
     expected = {t.tile_id: floorplan.um2(t.rect.area) for t in drawn}
     expected["chip"] = floorplan.um2(drawn[0].rect.area) if tile else floorplan.chip_area_um2
-    violations = drc(gds_path, architecture.technology)
-    if png_path is not None:
-        png_path = render_png(gds_path, png_path, architecture.technology, title=tile or architecture.name,
-                              zoom_on_junctions=tile is not None)
     return {
         "gds": str(gds_path),
         "png": None if png_path is None else str(png_path),

@@ -219,3 +219,20 @@ def test_every_shipped_technology_gets_layer_properties_for_all_its_layers(name,
     sources = {node.findtext("source") for node in nodes}
     assert sources == {f"{spec.layer}/{spec.datatype}@1" for _, spec in technology.layers}
     assert all(node.findtext("name") and node.findtext("fill-color").startswith("#") for node in nodes)
+
+
+def test_gds_layer_properties_and_picture_are_written_as_one_set(small_arch, tmp_path):
+    """A layout whose picture cannot be written (its name is taken by a folder) replaces none of the previous
+    set: the GDS and its .lyp stay the earlier run's."""
+    from amdcgan.errors import UserError
+    from amdcgan.layout import write_layout
+
+    gds, png = tmp_path / "chip.gds", tmp_path / "chip.png"
+    write_layout(small_arch, gds, png)
+    before = {path: path.read_bytes() for path in (gds, gds.with_suffix(".lyp"), png)}
+    png.unlink()
+    png.mkdir()
+    with pytest.raises(UserError, match="chip.png"):
+        write_layout(small_arch.model_copy(update={"name": "renamed"}), gds, png)
+    assert gds.read_bytes() == before[gds] and gds.with_suffix(".lyp").read_bytes() == before[gds.with_suffix(".lyp")]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["chip.gds", "chip.lyp", "chip.png"]
