@@ -86,6 +86,20 @@ def windows(x: torch.Tensor, plan) -> torch.Tensor:
     return torch.cat([patches, patches.new_ones(*patches.shape[:2], 1)], 2) if plan.bias else patches
 
 
+def numpy_layer(layer, layer_plan, x: torch.Tensor, device, periphery: Periphery, circuit: Periphery | None = None):
+    """hdl's numpy model of a GAN crossbar layer: its devices' conductances, its row drivers' reads of `x` (bias
+    row at V_r), the layer's tiles in `circuit` (default: the periphery itself); (batch, positions, columns)."""
+    main, second = (part.double().numpy() for part in layer.devices.conductances())
+    conductances = Conductances(Cell.of(device, layer_plan.encoding), main, second)
+    rows = windows(x, layer_plan).numpy() * periphery.v_read
+    driven = periphery.drive_rows(rows, layer.read_gain)
+    if layer_plan.bias:
+        driven[..., -1] = periphery.v_read  # the bias row is driven at V_r
+    outputs = layer_outputs(driven.reshape(-1, driven.shape[-1]), conductances, layer_plan.row_splits,
+                            layer_plan.column_splits, layer_plan.readout, circuit or periphery)
+    return (outputs / periphery.v_read).reshape(x.shape[0], -1, layer_plan.weight_columns), rows
+
+
 def layer_cases():
     return [(which, encoding, readout) for which in ARCHITECTURES for encoding, readout in CIRCUITS]
 
@@ -112,15 +126,7 @@ def test_gan_layers_compute_the_numpy_tile_model(architectures, which, encoding,
             x = bound * (2 * torch.rand(2, *layer_plan.input_shape, generator=generator, dtype=torch.float64) - 1)
             with torch.no_grad():
                 ours = layer(x)
-            main, second = (part.double().numpy() for part in layer.devices.conductances())
-            conductances = Conductances(Cell.of(devices.device, layer_plan.encoding), main, second)
-            rows = windows(x, layer_plan).numpy() * periphery.v_read
-            driven = periphery.drive_rows(rows, layer.read_gain)
-            if layer_plan.bias:
-                driven[..., -1] = periphery.v_read  # the bias row is driven at V_r
-            expected = layer_outputs(driven.reshape(-1, driven.shape[-1]), conductances, layer_plan.row_splits,
-                                     layer_plan.column_splits, layer_plan.readout, periphery) / periphery.v_read
-            expected = expected.reshape(x.shape[0], -1, layer_plan.weight_columns)
+            expected, rows = numpy_layer(layer, layer_plan, x, devices.device, periphery)
             ours = ours.reshape(x.shape[0], layer_plan.weight_columns, -1).transpose(1, 2).numpy()
             scale = np.abs(expected).max()
             assert scale > 0
@@ -367,19 +373,10 @@ def gan_and_numpy_layers(arch, seed: int):
             x = 2.0 * torch.randn(2, *layer_plan.input_shape, generator=generator, dtype=torch.float64)
             with torch.no_grad():
                 ours = layer(x)
-            main, second = (part.double().numpy() for part in layer.devices.conductances())
-            conductances = Conductances(Cell.of(devices.device, layer_plan.encoding), main, second)
-            rows = windows(x, layer_plan).numpy() * periphery.v_read
-            driven = periphery.drive_rows(rows, layer.read_gain)
-            if layer_plan.bias:
-                driven[..., -1] = periphery.v_read
-            driven = driven.reshape(-1, driven.shape[-1])
-            expected, ideal = (layer_outputs(driven, conductances, layer_plan.row_splits, layer_plan.column_splits,
-                                             layer_plan.readout, circuit) / periphery.v_read
-                               for circuit in (periphery, periphery.ideal_wires()))
-            shape = (x.shape[0], -1, layer_plan.weight_columns)
+            expected, _ = numpy_layer(layer, layer_plan, x, devices.device, periphery)
+            ideal, _ = numpy_layer(layer, layer_plan, x, devices.device, periphery, periphery.ideal_wires())
             ours = ours.reshape(x.shape[0], layer_plan.weight_columns, -1).transpose(1, 2).numpy()
-            yield f"{network_plan.name}.{layer_plan.name}", ours, expected.reshape(shape), ideal.reshape(shape)
+            yield f"{network_plan.name}.{layer_plan.name}", ours, expected, ideal
 
 
 @pytest.mark.parametrize("which,encoding,readout", [
