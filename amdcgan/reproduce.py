@@ -446,10 +446,10 @@ def variability_verdicts(variability: dict) -> list[Verdict]:
 
 
 def stage_spice(ctx: Context) -> tuple[list[Section], dict]:
-    import shutil
+    from amdcgan.sim.runner import ngspice_installed
 
-    if shutil.which("ngspice") is None:
-        raise Skip("ngspice is not installed (apt-get install ngspice libngspice0-dev)")
+    if not ngspice_installed():
+        raise Skip("ngspice or its shared library is not installed (apt-get install ngspice libngspice0-dev)")
     from amdcgan.sim.checks import run_checks
 
     out = ctx.out / "spice"

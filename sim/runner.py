@@ -31,6 +31,17 @@ def library_path() -> str:
     return os.environ.get("NGSPICE_LIBRARY_PATH", "libngspice.so")
 
 
+def ngspice_installed() -> bool:
+    """The ngspice program (plain runs) and its shared library (the checks' in-process runs)."""
+    import shutil
+
+    try:
+        ctypes.CDLL(library_path())
+    except OSError:
+        return False
+    return shutil.which("ngspice") is not None
+
+
 def engine():
     """The process's ngspice (loaded once)."""
     global _engine

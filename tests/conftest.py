@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,14 +23,9 @@ def small_arch():
 
 
 def _ngspice_installed() -> bool:
-    """The ngspice program (plain runs) and its shared library (the checks' in-process runs)."""
-    from amdcgan.sim.runner import library_path
+    from amdcgan.sim.runner import ngspice_installed
 
-    try:
-        ctypes.CDLL(library_path())
-    except OSError:
-        return False
-    return shutil.which("ngspice") is not None
+    return ngspice_installed()
 
 
 def pytest_collection_modifyitems(config, items):
