@@ -43,7 +43,7 @@ Conventions, one for every backend:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -605,17 +605,11 @@ class Conductances:
 
     def with_variability(self, rng: np.random.Generator, sigma: float | None = None) -> "Conductances":
         """Every device of the main crossbar (both of a pair) times a fresh device-to-device factor."""
-        cell = self.cell if sigma is None else _with_variability(self.cell, sigma)
+        cell = self.cell if sigma is None else replace(self.cell, variability=sigma)
         main = self.main * cell.variation(rng.standard_normal(self.main.shape))
         if not self.cell.differential:
             return Conductances(self.cell, main, self.second)
         return Conductances(self.cell, main, self.second * cell.variation(rng.standard_normal(self.second.shape)))
-
-
-def _with_variability(cell: Cell, sigma: float) -> Cell:
-    from dataclasses import replace
-
-    return replace(cell, variability=sigma)
 
 
 def encode_weights(weights: np.ndarray, cell: Cell, weight_max: float | None = None) -> Conductances:
