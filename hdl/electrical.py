@@ -219,8 +219,6 @@ class Periphery:
         return self.row_wire_ohm > 0 or self.column_wire_ohm > 0
 
     def ideal_wires(self) -> "Periphery":
-        from dataclasses import replace
-
         return replace(self, row_wire_ohm=0.0, column_wire_ohm=0.0)
 
     @property
