@@ -153,7 +153,7 @@ class BatchedCrossbar(nn.Module):
         rows = layer.drive(x)
         partial = (self._dense(rows, self.matrices()) if layer.plan.type == "dense"
                    else self._convolution(rows, self.matrices()))  # (batch, points, splits, columns, ...)
-        if layer.clips_per_tile:
+        if layer.readout_clips and len(layer.plan.row_splits) > 1:
             partial = layer.tile_clip(partial)
         out = layer.combine(partial.sum(2))
         return out.flatten(1, 2)

@@ -12,6 +12,7 @@ rows touch, with zero weights outside its rows; elsewhere one whole-matrix produ
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from amdcgan.errors import UserError
 from amdcgan.hdl.electrical import (Periphery, RowDriver, clip_outputs, effective_matrix, row_drivers,
-                                    wire_factors)
+                                    tile_column_gains, tiles_reach_clip, wire_factors)
 from amdcgan.hdl.mapping import LayerPlan, NetworkPlan, plan_tiles
 from amdcgan.hdl.shapes import network_shapes
 from amdcgan.hdl.spec import Activation, Architecture, BatchNorm, Dropout, MeanPool, Reshape
@@ -99,20 +100,21 @@ class CrossbarLayer(nn.Module):
         self.devices = WeightDevices(devices, plan.encoding, tuple(self.weight.shape), generator)
         self.cell = self.devices.cell
         self._read: tuple[torch.Tensor, ...] | None = None
-        self._matrix: tuple[tuple, torch.Tensor] | None = None
+        self._matrix: tuple[tuple, tuple] | None = None  # (the device read it holds for, `_read_state`)
         self.wired, self.refresh_writes = periphery.wired, refresh_writes
         self.tiles = [(rows, columns) for rows in plan.row_splits for columns in plan.column_splits]
         self._factors: tuple | None = None  # the wire factors of every tile from the last solve, as one matrix
         self.writes_since_solve = 0
         self._tracked_inputs: list[torch.Tensor] = []
         # Row splits clip one by one only where a tile's readout clips; otherwise one whole product is exact.
-        self.clips_per_tile = (len(plan.row_splits) > 1
-                               and periphery.output_clip(plan.encoding, plan.readout) is not None)
+        self.readout_clips = periphery.output_clip(plan.encoding, plan.readout) is not None
+        self._reaches_clip: tuple[tuple, bool] | None = None  # (device read it holds for, whether a tile clips)
         self._build_split_index()
         membership = torch.zeros(plan.weight_rows, len(plan.row_splits))
         for split, (start, stop) in enumerate(plan.row_splits):
             membership[start:stop, split] = 1
         self.register_buffer("membership", membership, persistent=False)
+        self.register_buffer("row_tile", membership.argmax(1), persistent=False)
         self.register_buffer("read_counts", torch.zeros(3, dtype=torch.float64), persistent=False)
         self.track_reads = False
         self.register_buffer("disturbance", torch.zeros(plan.weight_rows, dtype=torch.float64))
@@ -168,7 +170,7 @@ class CrossbarLayer(nn.Module):
     def effective(self, weight: torch.Tensor | None = None) -> torch.Tensor:
         """(rows, columns): volts out per volt in, tile by tile (each row split with its own column sums)."""
         main, second, signed = self.conductances(weight)
-        tiles = self.membership.to(main.dtype) if len(self.plan.row_splits) > 1 else None
+        tiles = self.row_tile if len(self.plan.row_splits) > 1 else None
         if not self.wired:
             return effective_matrix(main, second, self.cell, self.plan.readout, self.periphery, signed, tiles)
         if self._factors is None:
@@ -208,13 +210,40 @@ class CrossbarLayer(nn.Module):
         return float((stale - fresh).norm() / fresh.norm().clamp_min(torch.finfo(fresh.dtype).tiny))
 
     def matrix(self) -> torch.Tensor:
-        """The effective matrix; without gradients it is kept while neither `weight` nor the devices change."""
-        if torch.is_grad_enabled():
-            return self.effective()
-        key = (self.weight._version, self.weight.dtype, self.weight.device)
-        if self._matrix is None or self._matrix[0] != key or self._read is None:
-            self._matrix = (key, self.effective())
-        return self._matrix[1]
+        """The effective matrix. Its value follows the devices alone (their reads pass straight through), so it is
+        kept until they change; with gradients, a sign crossbar on ideal wires takes them from
+        `_SignCrossbarMatrix`, any other layer from the autograd graph of `effective`."""
+        if torch.is_grad_enabled() and self.weight.requires_grad:
+            if self.cell.differential or self.wired:
+                return self.effective()
+            return _SignCrossbarMatrix.apply(self.weight, self)
+        return self.read_matrix()
+
+    def read_matrix(self) -> torch.Tensor:
+        """The effective matrix of the devices as they read, without gradients; kept until they change."""
+        return self._read_state()[0]
+
+    def _read_state(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(effective matrix, column gains per tile, their slopes in the tile's column sums) of the devices as
+        they read; the gains only for a sign crossbar on ideal wires (for `_SignCrossbarMatrix`)."""
+        if self._read is not None and self._matrix is not None:
+            (read, factors, dtype), state = self._matrix
+            if read is self._read and factors is self._factors and dtype == self.weight.dtype:
+                return state
+        with torch.no_grad():
+            matrix = self.effective()
+        gains = slopes = None
+        if not (self.cell.differential or self.wired):
+            tiles = self.row_tile if len(self.plan.row_splits) > 1 else None
+            main = self._read[0]
+            with torch.enable_grad():  # a column's gain depends on its own sum alone: the slopes are elementwise
+                sums = tile_column_gains(main, self.plan.readout, self.periphery, tiles)[2].requires_grad_()
+                gains = tile_column_gains(main, self.plan.readout, self.periphery, tiles, sums)[1]
+                (slopes,) = torch.autograd.grad(gains, sums, torch.ones_like(gains))
+            gains = gains.detach()
+        state = (matrix, gains, slopes)
+        self._matrix = ((self._read, self._factors, self.weight.dtype), state)
+        return state
 
     def _load_from_state_dict(self, *args, **kwargs):
         self._read = self._matrix = self._factors = None
@@ -301,9 +330,25 @@ class CrossbarLayer(nn.Module):
         rows, matrix = self.drive(x), self.matrix()
         if self.wired and self.track_reads:
             self._tracked_inputs.append(x.detach())  # for `wire_staleness` on the same inputs
-        if not self.clips_per_tile:
-            return self.combine(self._whole(rows, matrix))
-        return self.combine(self.tile_clip(self.partials(rows, matrix)).sum(1))
+        single = len(self.plan.row_splits) == 1
+        if not self.tiles_reach_clip(matrix):
+            total = self._whole(rows, matrix)
+        elif single:
+            total = self.tile_clip(self._whole(rows, matrix))
+        else:
+            total = self.tile_clip(self.partials(rows, matrix)).sum(1)
+        return total if single else self.periphery.sum_partials(total, self.v_read)
+
+    def tiles_reach_clip(self, matrix: torch.Tensor) -> bool:
+        """Whether a tile's output can reach its clip with rows within +-V_r, as the devices now read (the forward
+        value of the matrix follows the devices, not `weight`, so the answer holds until the next write)."""
+        if not self.readout_clips:
+            return False
+        if self._reaches_clip is None or self._reaches_clip[0] is not self._read:
+            reaches = tiles_reach_clip(matrix.detach(), self.cell, self.plan.readout, self.periphery, self.row_tile,
+                                       self.v_read)
+            self._reaches_clip = (self._read, reaches)
+        return self._reaches_clip[1]
 
     def partials(self, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
         """Every row split's partial result, (batch, splits, columns[, height, width])."""
@@ -318,8 +363,12 @@ class CrossbarLayer(nn.Module):
         body = matrix[: self.inputs]
         bias_row = matrix[self.inputs] if plan.bias else None
         if plan.type == "dense":
-            out = x.flatten(1) @ body
-            return out + bias_row if bias_row is not None else out
+            x = x.flatten(1)
+            if bias_row is None:
+                return x @ matrix
+            if columns < x.shape[0]:  # slicing the matrix costs less than copying the inputs
+                return torch.addmm(bias_row, x, body)
+            return torch.cat([x, x.new_ones(x.shape[0], 1)], 1) @ matrix  # no slices of the matrix to back through
         kernel = body.t().reshape(columns, -1, k, k)
         if plan.type == "conv2d":
             return F.conv2d(x, kernel, bias_row, stride=plan.stride, padding=plan.padding)
@@ -349,6 +398,37 @@ class CrossbarLayer(nn.Module):
         if bias is not None:
             out = out + (self.bias_split[:, None] * bias[None]).reshape(1, -1, 1, 1)
         return out.view(out.shape[0], splits, columns, *out.shape[2:])
+
+
+class _SignCrossbarMatrix(torch.autograd.Function):
+    """A sign crossbar's effective matrix E = s G K (ideal wires): its value from the devices as they read, its
+    gradient that of `CrossbarLayer.effective` (the continuous encoding's slopes at `weight`, the devices' values
+    elsewhere) in a few passes over the matrix instead of an autograd graph of a dozen. With G the magnitudes,
+    S = s G and K each column's gain over its tile's sums T: dE/dS = K, and through T, dL/dG = (dK/dT) sum over
+    the tile of dL/dE S."""
+
+    @staticmethod
+    def forward(ctx, weight: torch.Tensor, layer: "CrossbarLayer") -> torch.Tensor:
+        ctx.layer = layer
+        ctx.save_for_backward(weight)
+        return layer.read_matrix()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (weight,) = ctx.saved_tensors
+        layer = ctx.layer
+        _, gains, slopes = layer._read_state()
+        _, _, signed = layer._device_reads(weight.dtype)
+        tiles = layer.row_tile if len(layer.plan.row_splits) > 1 else None
+        weighted = (grad * signed).sum(0, keepdim=True) if tiles is None else \
+            grad.new_zeros(gains.shape).index_add_(0, tiles, grad * signed)
+        unit_max = layer.devices.model.weight_max
+        slope_main, slope_signed = layer.cell.continuous_slopes(weight)  # slopes in u = weight / unit_max
+        scale = gains * (slope_signed / unit_max)  # small: folded before it meets the matrix
+        d_main = weighted * slopes / unit_max
+        if tiles is not None:
+            scale, d_main = scale[tiles], d_main[tiles]
+        return torch.addcmul(grad * scale, slope_main, d_main), None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -551,6 +631,17 @@ class Network(nn.Module):
         layer.track_reads = tracking
         return {"writes_since_wire_solve": layer.writes_since_solve, "wire_refresh_writes": layer.refresh_writes,
                 "stale_wire_output_change": change}
+
+
+def read_through_wires(network: Network, row_wire_ohm: float, column_wire_ohm: float) -> None:
+    """The network's crossbars, their devices as they are, read through wires of these resistances per cell segment
+    (0: ideal); each solves its wires once, at its next read."""
+    for layer in network.crossbars().values():
+        layer.periphery = dataclasses.replace(layer.periphery, row_wire_ohm=row_wire_ohm,
+                                              column_wire_ohm=column_wire_ohm)
+        layer.wired = layer.periphery.wired
+        layer._factors = layer._matrix = layer._reaches_clip = None
+        layer.writes_since_solve = 0
 
 
 def supply_clip(architecture: Architecture, clip: bool) -> tuple[float, float] | None:

@@ -139,6 +139,14 @@ class Cell:
             return self.g_off + unit.clip(0, None) * self.span, self.g_off + (-unit).clip(0, None) * self.span
         return abs(unit) * self.g_on, unit * self.g_on
 
+    def continuous_slopes(self, unit):
+        """d(main)/du and d(second)/du of `continuous` (a fast gradient path uses them; a test holds them to it).
+        They depend on u only through its sign, so any positive multiple of u (the weights) gives them."""
+        if self.differential:
+            sign = unit.sign()  # in u's own precision
+            return sign.clip(0, None) * self.span, sign.clip(None, 0) * self.span
+        return unit.sign() * self.g_on, self.g_on
+
     def signed(self, main, second):
         """The signed conductance each weight presents to its column: s G, or G+ - G-."""
         return main - second if self.differential else second * main
@@ -259,7 +267,8 @@ class Periphery:
 
     def sum_partials(self, total, unit_v: float = 1.0):
         """The summing amplifier that adds row-split partial results (`total` is their sum, in units of unit_v)."""
-        return (self.summing_gain * total).clip(self.vss / unit_v, self.vdd / unit_v)
+        return _limit(total if self.summing_gain == 1.0 else self.summing_gain * total, self.vss / unit_v,
+                      self.vdd / unit_v)
 
     def read_gain(self, input_bound: float) -> float:
         """Row-driver gain for inputs within +-input_bound: none above 1, reads at most V_r."""
@@ -267,7 +276,8 @@ class Periphery:
 
     def drive_rows(self, signal, gain: float, unit_v: float = 1.0):
         """Row voltages (in units of unit_v): the input scaled by the driver's gain and limited to +-V_r."""
-        return (signal * gain).clip(-self.v_read / unit_v, self.v_read / unit_v)
+        limit = self.v_read / unit_v
+        return _limit(signal if gain == 1.0 else signal * gain, -limit, limit)
 
     @property
     def sign_threshold_a(self) -> float:
@@ -369,8 +379,8 @@ def effective_matrix(main, second, cell: Cell, readout: Readout, periphery: Peri
     """(rows, columns) volts out per volt in: a tile's outputs are `x @ this`, then `periphery.output_clip`.
 
     `signed`: the sign crossbar's signed conductances s G when they carry gradients of their own (training).
-    `tiles`: a (rows, tiles) 0/1 matrix giving each row its row-split tile, whose columns sum over its own rows
-    (default: all rows are one tile).
+    `tiles`: each row's row-split tile (an integer array, tiles numbered from 0), whose columns sum over its own
+    rows (default: all rows are one tile).
     With wires, `factors` (`wire_factors`, of the same shape as `main`) are the wires' effect per device position;
     for one tile they are solved here from `main` and `second` by default (exact; with torch tensors, gradients
     flow through the solve)."""
@@ -378,16 +388,9 @@ def effective_matrix(main, second, cell: Cell, readout: Readout, periphery: Peri
         if tiles is not None:
             raise ValueError("with wires, solve every tile's wire_factors and pass them (or one tile at a time)")
         factors = wire_factors(main, second, cell, readout, periphery)
-    if tiles is None:
-        rows = main.shape[0]
 
-        def gain(devices):
-            return periphery.column_gain(devices.sum(0), rows, readout)
-    else:
-        rows = tiles.sum(0)[:, None]  # (tiles, 1)
-
-        def gain(devices):
-            return tiles @ periphery.column_gain(tiles.T @ devices, rows, readout)
+    def gain(devices):
+        return tile_column_gains(devices, readout, periphery, tiles)[0]
 
     if cell.differential:
         if readout is Readout.load_memristor:
@@ -399,6 +402,39 @@ def effective_matrix(main, second, cell: Cell, readout: Readout, periphery: Peri
         return (main * factors[0] - second * factors[1]) * gain(main)
     signed = second * main if signed is None else signed
     return signed * gain(main) if factors is None else signed * gain(main) * factors[0]
+
+
+def tile_column_gains(devices, readout: Readout, periphery: Periphery, tiles=None, sums=None):
+    """(per row, per tile, column sums): each device's column gain (volts per ampere of its tile's column, for
+    that column's own conductance sum), the same per tile (tiles, columns), and those sums. `tiles`: each row's
+    tile (default: one tile); `sums`: the column sums when already known (a gradient needs them as its leaf)."""
+    if tiles is None:
+        sums = devices.sum(0)[None] if sums is None else sums
+        gains = periphery.column_gain(sums, devices.shape[0], readout)
+        return gains, gains, sums
+    count = int(tiles.max()) + 1
+    ones = np.ones((len(tiles), 1)) if _is_numpy(tiles) else devices.new_ones(len(tiles), 1)
+    rows = _tile_sums(ones, tiles, count)  # (tiles, 1)
+    sums = _tile_sums(devices, tiles, count) if sums is None else sums
+    gains = periphery.column_gain(sums, rows, readout)
+    return gains[tiles], gains, sums
+
+
+def _limit(values, low: float, high: float):
+    """`values` clipped to [low, high]; torch's in one fused pass each way (forward and gradient)."""
+    if _is_numpy(values):
+        return values.clip(low, high)
+    from torch.nn.functional import hardtanh
+    return hardtanh(values, low, high)
+
+
+def _tile_sums(values, tiles, count: int):
+    """(count, columns): the sums of `values`' rows over each tile (`tiles`: each row's tile)."""
+    if _is_numpy(values):
+        sums = np.zeros((count, values.shape[1]), dtype=values.dtype)
+        np.add.at(sums, tiles, values)
+        return sums
+    return values.new_zeros(count, values.shape[1]).index_add(0, tiles, values)
 
 
 def _is_numpy(values) -> bool:
@@ -485,6 +521,22 @@ def wire_factors(main, second, cell: Cell, readout: Readout, periphery: Peripher
     termination, volts_per_volt = readout_termination(readout, periphery, rows)
     transfer = solver.effective_transfer(main, r_row, r_col, termination)
     return volts_per_volt * transfer / (main * gain(main)), None
+
+
+def tiles_reach_clip(matrix, cell: Cell, readout: Readout, periphery: Periphery, tiles=None,
+                     input_bound: float = 1.0) -> bool:
+    """Whether any tile's column of this effective matrix can reach its readout's clip for row inputs within
+    +-input_bound (volts): a column's largest output is input_bound * sum |E_ic| over its tile's rows. Where none
+    can, the row splits' clips are idle and one whole product is exact."""
+    bounds = periphery.output_clip(cell.encoding, readout)
+    if bounds is None:
+        return False
+    magnitude = abs(matrix)
+    if tiles is None:
+        peak = magnitude.sum(0).max()
+    else:
+        peak = _tile_sums(magnitude, tiles, int(tiles.max()) + 1).max()
+    return float(peak) * input_bound >= min(-bounds[0], bounds[1])
 
 
 def clip_outputs(values, cell: Cell, readout: Readout, periphery: Periphery, unit_v: float = 1.0):

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from amdcgan.hdl.mapping import plan_tiles
-from amdcgan.hdl.spec import Readout, WeightEncoding
+from amdcgan.hdl.spec import WEIGHTED_TYPES, Readout, WeightEncoding
 from amdcgan.gan.config import make_config
 from amdcgan.gan.devices import DeviceModel, WeightDevices
 from amdcgan.gan.layers import build_network, float_layer, weight_matrix
@@ -51,7 +51,7 @@ def test_whole_product_equals_the_tile_by_tile_circuit_where_tiles_do_not_clip(s
             continue
         network = build_network(arch, plan_tiles(arch).network(layer_plan.network), tile=True).double()
         tile = network.crossbars()[layer_plan.name]
-        assert len(layer_plan.row_splits) > 1 and not tile.clips_per_tile
+        assert len(layer_plan.row_splits) > 1 and not tile.readout_clips
         tile.program(0.1 * torch.randn(layer_plan.weight_rows, layer_plan.weight_columns, dtype=torch.float64))
         x = torch.randn(3, *layer_plan.input_shape, dtype=torch.float64)
         rows = tile.drive(x)
@@ -190,3 +190,41 @@ def test_read_disturb_moves_devices_by_the_write_model(small_arch):
     bias_read = rate * (0.9 - device.v_threshold_v) * 1e-12  # the bias row at V_r = 0.9 V, once per read
     bias_change = 3 * layer.plan.positions * bias_read * signs[-1] * span
     torch.testing.assert_close(after[-1] - before[-1], bias_change.expand_as(before[-1]), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("encoding", list(WeightEncoding))
+def test_continuous_slopes_are_the_derivatives_of_the_continuous_encoding(small_arch, encoding):
+    from amdcgan.hdl.electrical import Cell
+    cell = Cell.of(small_arch.device, encoding)
+    unit = torch.tensor([-0.7, -0.1, 0.2, 0.9], dtype=torch.float64, requires_grad=True)
+    slopes = cell.continuous_slopes(0.3 * unit.detach())  # any positive multiple of u gives them
+    for part, slope in zip(cell.continuous(unit), slopes):
+        (derivative,) = torch.autograd.grad(part.sum(), unit)
+        torch.testing.assert_close(derivative, torch.as_tensor(slope, dtype=torch.float64).expand(4), rtol=0,
+                                   atol=0)
+
+
+@pytest.mark.parametrize("readout", list(Readout))
+@pytest.mark.parametrize("max_rows", [7, 512])
+def test_the_fast_sign_crossbar_gradient_equals_autograd_through_the_readout(small_arch, readout, max_rows):
+    """`_SignCrossbarMatrix` (value from the devices, gradient in a few passes) against the autograd graph of
+    `effective`: same matrix, same weight gradients, for one tile and for row splits, dense and convolution."""
+    arch = tiny_tiles(small_arch, max_rows=max_rows, max_columns=64, encoding=WeightEncoding.sign_crossbar)
+    arch = arch.model_copy(update={name: network.model_copy(update={"layers": [
+        layer.model_copy(update={"readout": readout}) if isinstance(layer, WEIGHTED_TYPES) else layer
+        for layer in network.layers]}) for name, network in arch.networks().items()})
+    devices = device_model(arch, levels=16, variability=0.3, weight_max=0.1)
+    for network_plan in plan_tiles(arch).networks:
+        network = build_network(arch, network_plan, tile=True, devices=devices).double()
+        for name, layer in network.crossbars().items():
+            assert layer.plan.readout is readout
+            layer.program(0.05 * torch.randn(layer.weight.shape, dtype=torch.float64))
+            probe = torch.randn(layer.weight.shape, dtype=torch.float64)
+            fast = layer.matrix()
+            (fast_grad,) = torch.autograd.grad((fast * probe).sum(), layer.weight)
+            graph = layer.effective()
+            (graph_grad,) = torch.autograd.grad((graph * probe).sum(), layer.weight)
+            assert fast.grad_fn is not None and type(fast.grad_fn).__name__ != type(graph.grad_fn).__name__
+            torch.testing.assert_close(fast, graph, rtol=1e-12, atol=0, msg=name)
+            torch.testing.assert_close(fast_grad, graph_grad, rtol=1e-9, atol=1e-12 * graph_grad.abs().max(),
+                                       msg=name)

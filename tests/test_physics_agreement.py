@@ -107,8 +107,27 @@ def layer_cases():
 @pytest.mark.parametrize("which,encoding,readout", layer_cases())
 def test_gan_layers_compute_the_numpy_tile_model(architectures, which, encoding, readout):
     """(a) Same conductances (levels, variability), same inputs: relative error <= 1e-6 in float64, every layer."""
-    arch = variant(architectures[which], encoding, readout)
+    check_layers_against_numpy(variant(architectures[which], encoding, readout))
+
+
+@pytest.mark.parametrize("which", ["reference", "odd"])  # the small system's layers are one row split each
+@pytest.mark.parametrize("encoding", list(WeightEncoding))
+def test_ivc_tiles_that_clip_compute_the_numpy_tile_model(architectures, which, encoding):
+    """(a) with an IVC feedback resistor 20x its full-scale value, so that tiles clip one by one before the summing
+    amplifier: the GAN takes its tile-by-tile path and still equals hdl's model."""
+    arch = variant(architectures[which], encoding, Readout.opamp_ivc)
+    rows = arch.tiles.max_rows
+    full_scale = Periphery.of(arch).feedback(rows)
+    arch = arch.model_copy(update={"periphery": arch.periphery.model_copy(
+        update={"ivc_feedback_ohm": 20 * full_scale})})
+    clipping = check_layers_against_numpy(arch)
+    assert clipping, "some layer's tiles reach their clip"
+
+
+def check_layers_against_numpy(arch) -> list[str]:
+    """Every layer of `arch` against hdl's numpy model; returns the layers whose tiles can reach their clip."""
     plan = plan_tiles(arch)
+    clipping = []
     config = make_config(levels=16, variability=0.3, weight_max=0.1)
     devices = DeviceModel.from_memristor(arch.device, config)
     periphery = Periphery.of(arch)
@@ -126,6 +145,8 @@ def test_gan_layers_compute_the_numpy_tile_model(architectures, which, encoding,
             x = bound * (2 * torch.rand(2, *layer_plan.input_shape, generator=generator, dtype=torch.float64) - 1)
             with torch.no_grad():
                 ours = layer(x)
+                if len(layer_plan.row_splits) > 1 and layer.tiles_reach_clip(layer.matrix()):
+                    clipping.append(layer_plan.name)
             expected, rows = numpy_layer(layer, layer_plan, x, devices.device, periphery)
             ours = ours.reshape(x.shape[0], layer_plan.weight_columns, -1).transpose(1, 2).numpy()
             scale = np.abs(expected).max()
@@ -133,6 +154,7 @@ def test_gan_layers_compute_the_numpy_tile_model(architectures, which, encoding,
             assert np.abs(ours - expected).max() <= 1e-6 * scale, f"{network_plan.name}.{layer_plan.name}"
             limited = np.abs(rows * layer.read_gain) > periphery.v_read
             assert np.any(limited) == (layer.driver is None), "only inputs of unknown bound reach the limit"
+    return clipping
 
 
 @pytest.mark.parametrize("encoding", list(WeightEncoding))
