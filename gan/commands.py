@@ -132,6 +132,9 @@ def register(app: typer.Typer, context: CommandContext) -> None:
         epochs: Optional[str] = typer.Option(None, "--epochs", help="e.g. 1,20,50,70 (one run, snapshots)"),
         wires: Optional[str] = typer.Option(None, "--wires", help="wire resistance per cell segment in ohm, rows "
                                             "and columns, e.g. 0,0.2,1,2.5 (with --tile-rows)"),
+        retrain_on_wires: bool = typer.Option(False, "--retrain-on-wires", help="with --wires: train every point "
+                                              "on its own wires (default: train once per tile size on ideal wires, "
+                                              "then read that circuit through each resistance)"),
         tile_rows: Optional[str] = typer.Option(None, "--tile-rows", help="square tile sizes for --wires, e.g. "
                                                 "32,64,128,256; default: the architecture's"),
         train_epochs: int = typer.Option(1, "--train-epochs", help="epochs per point in variability/levels sweeps"),
@@ -179,12 +182,13 @@ def register(app: typer.Typer, context: CommandContext) -> None:
             config = _config(mode=mode, epochs=train_epochs, device=device, seed=seed, batch=batch,
                              limit=limit or None, data_dir=data, activation=activation, max_work=max_work)
             with locked_output_folder(output):
-                summary = wire_sweep(architecture, output, ohms, sizes, config, read_power=context.run_read_power_w)
+                summary = wire_sweep(architecture, output, ohms, sizes, config, read_power=context.run_read_power_w,
+                                     method="retrain" if retrain_on_wires else "read", announce=console.print)
             console.print(Path(summary["paths"]["md"]).read_text(), highlight=False)
             console.print(f"wrote {summary['paths']['json']}, {summary['paths']['csv']}")
             return
-        if tile_rows is not None:
-            raise UserError("--tile-rows goes with --wires")
+        if tile_rows is not None or retrain_on_wires:
+            raise UserError("--tile-rows and --retrain-on-wires go with --wires")
         chosen = {name: text for name, text in (("variability", variability), ("levels", levels),
                                                 ("epochs", epochs)) if text}
         if len(chosen) != 1:

@@ -253,12 +253,25 @@ def parse_wire_sweep(wires: str, tile_rows: str | None, architecture: Architectu
     return ohms, sizes
 
 
+OUTPUT_TOLERANCE = 0.1  # a wired read keeps the quality only if it changes the images by at most 10 % (RMS)
+
+
+def _keeps(point: dict, reference: dict) -> bool:
+    if point.get("fid") is None:
+        return False
+    change = point.get("output_change")
+    return (point["fid"] <= FID_TOLERANCE * reference["fid"] and point["classes"] >= reference["classes"] - 1
+            and (change is None or change <= OUTPUT_TOLERANCE))
+
+
 def wire_finding(points: list[dict]) -> dict:
     """Per wire resistance, the largest tile (rows) whose point keeps the quality of the same tile size with ideal
-    wires, by the sweep tolerance (`FID_TOLERANCE`)."""
+    wires: FID within `FID_TOLERANCE` and classes at most one fewer, and where the same trained circuit was read
+    both ways, images changed by at most `OUTPUT_TOLERANCE`."""
     ideal = {point["tile_rows"]: point for point in points if point["wire_ohm"] == 0 and point.get("fid") is not None}
-    criterion = (f"FID <= {FID_TOLERANCE} x the same tile size's FID with ideal wires, and classes >= its classes "
-                 "less one; a tile size counts only if every smaller one also keeps")
+    criterion = (f"FID <= {FID_TOLERANCE} x the same tile size's FID with ideal wires, classes >= its classes less "
+                 f"one, and (same trained circuit) images changed by <= {OUTPUT_TOLERANCE:.0%} RMS; a tile size "
+                 "counts only if every smaller one also keeps")
     if not ideal:
         return {"criterion": criterion + " (no scored 0-ohm point: nothing to compare with)", "largest_tile_rows": {}}
     largest = {}
@@ -266,9 +279,7 @@ def wire_finding(points: list[dict]) -> dict:
         kept = None
         for point in sorted((p for p in points if p["wire_ohm"] == ohm), key=lambda p: p["tile_rows"]):
             reference = ideal.get(point["tile_rows"])
-            if reference is None or point.get("fid") is None:
-                break
-            if point["fid"] > FID_TOLERANCE * reference["fid"] or point["classes"] < reference["classes"] - 1:
+            if reference is None or not _keeps(point, reference):
                 break
             kept = point["tile_rows"]
         largest[str(ohm)] = kept
@@ -281,7 +292,8 @@ def wire_finding(points: list[dict]) -> dict:
 
 
 def wire_table(summary: dict) -> str:
-    """The sweep as a Markdown table: FID (classes) per tile size and wire resistance, the finding beneath."""
+    """The sweep as a Markdown table: FID (classes) [image change] per tile size and wire resistance, the finding
+    beneath."""
     ohms, sizes = summary["wire_ohms"], summary["tile_rows"]
     cells = {(point["tile_rows"], point["wire_ohm"]): point for point in summary["points"]}
     lines = ["| tile rows | " + " | ".join(f"{ohm:g} ohm" for ohm in ohms) + " |",
@@ -290,46 +302,70 @@ def wire_table(summary: dict) -> str:
         row = []
         for ohm in ohms:
             point = cells[size, ohm]
-            row.append("not scored" if point.get("fid") is None else f"{point['fid']:.1f} ({point['classes']})")
+            text = "not scored" if point.get("fid") is None else f"{point['fid']:.1f} ({point['classes']})"
+            if point.get("output_change") is not None:
+                text += f" [{point['output_change']:.1%}]"
+            row.append(text)
         lines.append(f"| {size} | " + " | ".join(row) + " |")
     finding = summary["finding"]
     largest = ", ".join(f"{ohm} ohm: {rows if rows is not None else 'none'}"
                         for ohm, rows in finding["largest_tile_rows"].items())
     note = f"\n{finding['note']}." if "note" in finding else ""
-    return "\n".join(lines) + f"\n\nFID (classes). Largest tile keeping quality: {largest}.\nCriterion: " \
+    legend = ("FID (classes) [RMS change of the images against the same circuit read with ideal wires]"
+              if summary["method"] == "read" else "FID (classes), each point trained on its own wires")
+    return "\n".join(lines) + f"\n\n{legend}. Largest tile keeping quality: {largest}.\nCriterion: " \
                               f"{finding['criterion']}.{note}\n"
 
 
-def wire_sweep(architecture: Architecture, out_dir: str | Path, wire_ohms: list[float], tile_rows: list[int],
-               config: GanConfig, runner: Runner = run_points, read_power: ReadPower | None = None) -> dict:
-    """Image quality against wire resistance per cell segment and tile size: one training run (the config's mode)
-    per (tile rows, ohms) on `wired_architecture`, each scored, with (`read_power`, the estimators' figure handed in
-    by the caller) its read power with the wires and with ideal ones on the run's conductances, and the largest
-    output change a kept wire solve showed at the run's last evaluation.
+WIRE_METHODS = ("read", "retrain")
 
-    Writes sweep_wires.json (`points`: tile_rows, wire_ohm, fid, classes, confidence, untrained_fid, read_power_w,
-    read_power_ideal_wires_w, stale_wire_output_change; `finding`: `wire_finding`), sweep_wires.csv (the points)
-    and sweep_wires.md (`wire_table`)."""
+
+def wire_sweep(architecture: Architecture, out_dir: str | Path, wire_ohms: list[float], tile_rows: list[int],
+               config: GanConfig, runner: Runner = run_points, read_power: ReadPower | None = None,
+               method: str = "read", announce: Callable[[str], None] | None = None) -> dict:
+    """Image quality against wire resistance per cell segment and tile size, on `wired_architecture`s.
+
+    `method` "read": one training run (the config's mode) per tile size with ideal wires; its trained circuit is
+    then read through each wire resistance (solved once per resistance), scored, and compared image by image with
+    the ideal-wire read on the same noise (`output_change`: RMS change / RMS). "retrain": one run per point, trained
+    on its own wires (in-situ training sees them and may compensate). Each point also gets (`read_power`, the
+    estimators' figure handed in by the caller) the read power with its wires and with ideal ones on the run's
+    conductances.
+
+    Writes sweep_wires.json (`points`: tile_rows, wire_ohm, fid, classes, confidence, untrained_fid,
+    output_change, read_power_w, read_power_ideal_wires_w, stale_wire_output_change; `finding`: `wire_finding`),
+    sweep_wires.csv (the points), sweep_wires.md (`wire_table`) and a sample grid."""
     if not wire_ohms or not tile_rows:
         raise UserError("a wire sweep needs at least one wire resistance and one tile size")
     if any(ohm < 0 for ohm in wire_ohms) or any(rows < 2 for rows in tile_rows):
         raise UserError("wire resistances must be >= 0 ohm and tile sizes at least 2 rows")
     if config.mode == "float":
         raise UserError("a float network has no wires: sweep wires in insitu or exsitu mode")
+    if method not in WIRE_METHODS:
+        raise UserError(f"wire sweep method {method!r}: choose {' or '.join(WIRE_METHODS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    points = []
+    points, rows_of_samples = [], []
     for rows in tile_rows:
-        for ohm in wire_ohms:
+        if method == "read":
+            measured = _read_through_wires(architecture, out_dir / f"rows{rows}", rows, wire_ohms, config, runner)
+        else:
+            measured = _retrain_on_wires(architecture, out_dir, rows, wire_ohms, config, runner)
+        for ohm, (run_dir, quality, images) in zip(wire_ohms, measured):
             point_arch = wired_architecture(architecture, rows, ohm)
-            point_dir = out_dir / f"rows{rows}_ohm{ohm:g}"
-            summary, = runner(point_arch, [(config, point_dir)])
-            power = read_power(point_arch, point_dir) if read_power else {}
-            points.append({"tile_rows": rows, "wire_ohm": ohm, **_quality(summary["final"], summary["untrained"]),
-                           **power, "stale_wire_output_change": _stale_change(point_dir)})
-    summary = {"architecture": architecture.name, "wire_ohms": list(wire_ohms), "tile_rows": list(tile_rows),
-               "config": config.model_dump(mode="json"), "points": points, "finding": wire_finding(points),
-               "paths": {name: str(out_dir / f"{WIRE_FILES}.{name}") for name in ("json", "csv", "md")}}
+            power = read_power(point_arch, run_dir) if read_power else {}
+            points.append({"tile_rows": rows, "wire_ohm": ohm, **quality, **power})
+            rows_of_samples.append((f"{rows} rows, {ohm:g} ohm", images))
+            if announce:
+                announce(f"{rows} rows, {ohm:g} ohm: FID {quality['fid']:.1f}, {quality['classes']} classes"
+                         + (f", images changed {quality['output_change']:.1%}"
+                            if quality.get("output_change") is not None else ""))
+    summary = {"architecture": architecture.name, "method": method, "wire_ohms": list(wire_ohms),
+               "tile_rows": list(tile_rows), "config": config.model_dump(mode="json"), "points": points,
+               "finding": wire_finding(points),
+               "paths": {name: str(out_dir / f"{WIRE_FILES}.{name}") for name in ("json", "csv", "md", "png")}}
+    save_sweep_grid(rows_of_samples, out_dir / f"{WIRE_FILES}.png",
+                    f"{architecture.name}, {config.mode}: samples by tile size and wire resistance")
     text = io.StringIO()
     writer = csv.DictWriter(text, list(points[0]))
     writer.writeheader()
@@ -338,3 +374,43 @@ def wire_sweep(architecture: Architecture, out_dir: str | Path, wire_ohms: list[
     write_text_atomic(out_dir / f"{WIRE_FILES}.md", wire_table(summary))
     write_json_atomic(out_dir / f"{WIRE_FILES}.json", summary)
     return summary
+
+
+def _read_through_wires(architecture: Architecture, run_dir: Path, rows: int, wire_ohms: list[float],
+                        config: GanConfig, runner: Runner) -> list[tuple[Path, dict, torch.Tensor]]:
+    """Train once on ideal wires, then read that circuit through each resistance: (run, quality, images) each."""
+    from .layers import read_through_wires
+    from .quality import QualityScorer
+    from .train import load_generator, sample_noise
+
+    train_arch = wired_architecture(architecture, rows, 0.0)
+    summary, = runner(train_arch, [(config, run_dir)])
+    generator, trained = load_generator(train_arch, run_dir, modes=("insitu", "exsitu"))
+    noise = sample_noise(trained, train_arch)
+    scorer = QualityScorer(device="cpu")
+    measured = []
+    with torch.no_grad():
+        generator.eval()
+        ideal_images = generator(noise)  # as trained: ideal wires
+        for ohm in wire_ohms:
+            read_through_wires(generator, ohm, ohm)
+            images = generator(noise)
+            quality = scorer.score(images)
+            change = float((images - ideal_images).norm() / ideal_images.norm().clamp_min(1e-12))
+            measured.append((run_dir, {**{key: quality[key] for key in ("fid", "classes", "confidence")},
+                                       "untrained_fid": summary["untrained"].get("fid"), "output_change": change},
+                             images))
+    return measured
+
+
+def _retrain_on_wires(architecture: Architecture, out_dir: Path, rows: int, wire_ohms: list[float],
+                      config: GanConfig, runner: Runner) -> list[tuple[Path, dict, torch.Tensor]]:
+    """One run per resistance, trained on its own wires: (run, quality, final samples) each."""
+    measured = []
+    for ohm in wire_ohms:
+        run_dir = out_dir / f"rows{rows}_ohm{ohm:g}"
+        summary, = runner(wired_architecture(architecture, rows, ohm), [(config, run_dir)])
+        quality = {**_quality(summary["final"], summary["untrained"]), "output_change": None,
+                   "stale_wire_output_change": _stale_change(run_dir)}
+        measured.append((run_dir, quality, load_samples(run_dir / f"samples_epoch{summary['epochs']:03d}")))
+    return measured

@@ -418,8 +418,10 @@ def sample_noise(config: GanConfig, architecture: Architecture) -> torch.Tensor:
     return torch.randn(config.eval_samples, noise_dim, generator=torch.Generator().manual_seed(config.seed + 3))
 
 
-def load_generator(architecture: Architecture, run_dir: Path) -> tuple[Network, GanConfig]:
-    """The generator an ex-situ run trained on the circuit with ideal devices, and that run's config."""
+def load_generator(architecture: Architecture, run_dir: Path,
+                   modes: tuple[str, ...] = ("exsitu",)) -> tuple[Network, GanConfig]:
+    """The generator a run trained on the circuit (by default an ex-situ run: on ideal devices; `modes` admits
+    in-situ runs, whose devices come back as they were left), and that run's config."""
     from .config import make_config
 
     checkpoint = run_dir / CHECKPOINT
@@ -436,12 +438,14 @@ def load_generator(architecture: Architecture, run_dir: Path) -> tuple[Network, 
         config = make_config(**fields)
     except UserError as error:
         raise UserError(f"{config_path}: {error}") from None
-    if config.mode != "exsitu":
-        raise UserError(f"{run_dir}: programming needs an exsitu run (trained on the circuit with ideal devices); "
-                        f"this one is {config.mode}" + (": a float network's weights do not fit the circuit's "
-                                                        "readouts" if config.mode == "float" else ""))
+    if config.mode not in modes:
+        wanted = " or ".join(modes)
+        raise UserError(f"{run_dir}: this needs an {wanted} run (trained on the circuit); this one is {config.mode}"
+                        + (": a float network's weights do not fit the circuit's readouts"
+                           if config.mode == "float" else ""))
+    devices = DeviceModel.from_memristor(architecture.device, config) if config.mode == "insitu" else None
     generator = build_network(architecture, plan_tiles(architecture).network("generator"), tile=True,
-                              clip=config.clip, activation_tables=config.activation_tables)
+                              devices=devices, clip=config.clip, activation_tables=config.activation_tables)
     state = read_checkpoint(checkpoint, torch.device("cpu"))
     check_same_architecture(checkpoint, state, architecture, sections=("generator",))
     load_network_state(checkpoint, "generator", generator, state["generator"])

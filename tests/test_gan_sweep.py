@@ -113,29 +113,45 @@ def test_programming_sweep_programs_one_trained_generator(small_arch, tmp_path):
         programming_sweep(arch, tmp_path / "y", "levels", [2], make_config(**QUICK), tmp_path / "float")
 
 
-def test_wire_sweep_table_and_finding(small_arch, tmp_path):
-    """Quality against wire resistance and tile size: every point trained on its tiles and wires, read power with
-    wires below the ideal-wire figure (the wires' series drop), the finding by the stated criterion."""
-    from amdcgan.gan.sweep import wire_finding, wire_sweep
-
+def test_wire_sweep_reads_each_trained_circuit_through_every_resistance(small_arch, tmp_path):
+    """One run per tile size on ideal wires, read through each resistance: the 0-ohm read is the trained circuit
+    itself (no change), wires change the images and lower the read power (their series drop), and the finding
+    follows the stated criterion."""
     from amdcgan.estimators.power import run_read_power_w
+    from amdcgan.gan.sweep import wire_finding, wire_sweep
 
     summary = wire_sweep(small_arch, tmp_path, [0.0, 2.5], [16, 64], make_config(**QUICK),
                          read_power=run_read_power_w)
     assert [(p["tile_rows"], p["wire_ohm"]) for p in summary["points"]] == [(16, 0), (16, 2.5), (64, 0), (64, 2.5)]
+    assert sorted(path.name for path in tmp_path.iterdir() if path.is_dir()) == ["rows16", "rows64"]
     for point in summary["points"]:
         assert point["fid"] > 0
         if point["wire_ohm"] == 0:
+            assert point["output_change"] == 0.0
             assert point["read_power_w"] == point["read_power_ideal_wires_w"]
         else:
+            assert point["output_change"] > 0
             assert point["read_power_w"] < point["read_power_ideal_wires_w"]
-    config = json.loads((tmp_path / "rows16_ohm2.5" / "config.json").read_text())
+    config = json.loads((tmp_path / "rows16" / "config.json").read_text())
     assert config["mode"] == "insitu"
     assert "| 64 |" in (tmp_path / "sweep_wires.md").read_text()
-    by_hand = [{"tile_rows": rows, "wire_ohm": ohm, "fid": fid, "classes": 9, "untrained_fid": 400.0}
-               for rows, ohm, fid in [(32, 0.0, 100.0), (64, 0.0, 100.0), (128, 0.0, 100.0),
-                                      (32, 1.0, 110.0), (64, 1.0, 130.0), (128, 1.0, 120.0)]]
-    assert wire_finding(by_hand)["largest_tile_rows"] == {"0.0": 128, "1.0": 32}
+    assert (tmp_path / "sweep_wires.png").stat().st_size > 0
+    by_hand = [{"tile_rows": rows, "wire_ohm": ohm, "fid": fid, "classes": 9, "untrained_fid": 400.0,
+                "output_change": change}
+               for rows, ohm, fid, change in [(32, 0.0, 100.0, 0.0), (64, 0.0, 100.0, 0.0), (128, 0.0, 100.0, 0.0),
+                                              (32, 1.0, 110.0, 0.05), (64, 1.0, 130.0, 0.05),
+                                              (128, 1.0, 120.0, 0.05), (32, 2.0, 101.0, 0.2),
+                                              (64, 2.0, 101.0, 0.01)]]
+    assert wire_finding(by_hand)["largest_tile_rows"] == {"0.0": 128, "1.0": 32, "2.0": None}
+
+
+def test_wire_sweep_can_train_each_point_on_its_wires(small_arch, tmp_path):
+    from amdcgan.gan.sweep import wire_sweep
+
+    summary = wire_sweep(small_arch, tmp_path, [1.0], [16], make_config(**QUICK), method="retrain")
+    point, = summary["points"]
+    assert point["output_change"] is None and point["stale_wire_output_change"] is not None
+    assert (tmp_path / "rows16_ohm1").is_dir()
 
 
 def test_wire_sweep_on_the_command_line(small_arch, tmp_path):
@@ -144,4 +160,4 @@ def test_wire_sweep_on_the_command_line(small_arch, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "sweep_wires.json").exists()
     bad = CliRunner().invoke(app, ["sweep", "examples/small_system.yaml", "-o", str(tmp_path), "--tile-rows", "16"])
-    assert isinstance(bad.exception, UserError) and "--tile-rows goes with --wires" in str(bad.exception)
+    assert isinstance(bad.exception, UserError) and "go with --wires" in str(bad.exception)
