@@ -181,9 +181,11 @@ def register(app: typer.Typer, context: CommandContext) -> None:
             ohms, sizes = parse_wire_sweep(wires, tile_rows, architecture)
             config = _config(mode=mode, epochs=train_epochs, device=device, seed=seed, batch=batch,
                              limit=limit or None, data_dir=data, activation=activation, max_work=max_work)
-            with locked_output_folder(output):
-                summary = wire_sweep(architecture, output, ohms, sizes, config, read_power=context.run_read_power_w,
-                                     method="retrain" if retrain_on_wires else "read", announce=console.print)
+            with locked_output_folder(output), ProgressLog(console.file) as log:
+                runner = partial(run_points, progress=lambda label: training_events(log, label))
+                summary = wire_sweep(architecture, output, ohms, sizes, config, runner=runner,
+                                     read_power=context.run_read_power_w,
+                                     method="retrain" if retrain_on_wires else "read", announce=log.write)
             console.print(Path(summary["paths"]["md"]).read_text(), highlight=False)
             console.print(f"wrote {summary['paths']['json']}, {summary['paths']['csv']}")
             return

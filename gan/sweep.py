@@ -221,9 +221,10 @@ ReadPower = Callable[[Architecture, Path], dict]
 
 
 def wired_architecture(architecture: Architecture, tile_rows: int, wire_ohm: float) -> Architecture:
-    """The architecture on square tiles of `tile_rows` rows and physical columns, with `wire_ohm` per cell segment
-    on rows and columns alike."""
-    tiles = architecture.tiles.model_copy(update={"max_rows": tile_rows, "max_columns": tile_rows})
+    """The architecture on tiles of `tile_rows` rows (its own tiles at its own size, square ones otherwise), with
+    `wire_ohm` per cell segment on rows and columns alike."""
+    tiles = architecture.tiles if tile_rows == architecture.tiles.max_rows else \
+        architecture.tiles.model_copy(update={"max_rows": tile_rows, "max_columns": tile_rows})
     periphery = architecture.periphery.model_copy(update={"row_wire_ohm": wire_ohm, "column_wire_ohm": wire_ohm})
     return architecture.model_copy(update={"tiles": tiles, "periphery": periphery})
 
@@ -322,7 +323,8 @@ WIRE_METHODS = ("read", "retrain")
 
 def wire_sweep(architecture: Architecture, out_dir: str | Path, wire_ohms: list[float], tile_rows: list[int],
                config: GanConfig, runner: Runner = run_points, read_power: ReadPower | None = None,
-               method: str = "read", announce: Callable[[str], None] | None = None) -> dict:
+               method: str = "read", announce: Callable[[str], None] | None = None,
+               runs: dict[int, Path] | None = None) -> dict:
     """Image quality against wire resistance per cell segment and tile size, on `wired_architecture`s.
 
     `method` "read": one training run (the config's mode) per tile size with ideal wires; its trained circuit is
@@ -330,7 +332,8 @@ def wire_sweep(architecture: Architecture, out_dir: str | Path, wire_ohms: list[
     the ideal-wire read on the same noise (`output_change`: RMS change / RMS). "retrain": one run per point, trained
     on its own wires (in-situ training sees them and may compensate). Each point also gets (`read_power`, the
     estimators' figure handed in by the caller) the read power with its wires and with ideal ones on the run's
-    conductances.
+    conductances. `runs`: tile sizes already trained on ideal wires with this config (their run folders), read
+    instead of trained again.
 
     Writes sweep_wires.json (`points`: tile_rows, wire_ohm, fid, classes, confidence, untrained_fid,
     output_change, read_power_w, read_power_ideal_wires_w, stale_wire_output_change; `finding`: `wire_finding`),
@@ -348,7 +351,8 @@ def wire_sweep(architecture: Architecture, out_dir: str | Path, wire_ohms: list[
     points, rows_of_samples = [], []
     for rows in tile_rows:
         if method == "read":
-            measured = _read_through_wires(architecture, out_dir / f"rows{rows}", rows, wire_ohms, config, runner)
+            run_dir = (runs or {}).get(rows, out_dir / f"rows{rows}")
+            measured = _read_through_wires(architecture, run_dir, rows, wire_ohms, config, runner)
         else:
             measured = _retrain_on_wires(architecture, out_dir, rows, wire_ohms, config, runner)
         for ohm, (run_dir, quality, images) in zip(wire_ohms, measured):

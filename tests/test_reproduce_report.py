@@ -82,14 +82,16 @@ def test_gan_and_estimate_stages_on_the_small_system(tmp_path, monkeypatch, quic
     from amdcgan import reproduce as job
 
     for name, value in (("QUICK_EPOCHS", 1), ("QUICK_SNAPSHOTS", (1,)), ("FULL_EPOCHS", 1), ("FULL_SNAPSHOTS", (1,)),
-                        ("FULL_SWEEP_EPOCHS", 1), ("VARIABILITY", [0.0, 0.5]), ("LEVELS", [2, 256])):
+                        ("FULL_SWEEP_EPOCHS", 1), ("VARIABILITY", [0.0, 0.5]), ("LEVELS", [2, 256]),
+                        ("WIRE_OHMS", [0.0, 1.0]), ("WIRE_TILE_ROWS", [16, 32])):
         monkeypatch.setattr(job, name, value)
     small = job.EXAMPLES / "small_system.yaml"
     ctx = job.Context(out=tmp_path, quick=quick, device="cpu", seed=0, data_dir=None, reference=small, small=small)
     outcomes = job.reproduce(ctx, only=["gan", "estimate"])
     assert [outcome.status for outcome in outcomes] == ["done", "done"], [o.reason for o in outcomes]
     titles = [section.title for outcome in outcomes for section in outcome.sections]
-    for figure in ("Fig. 1b", "Fig. 7", "Fig. 8", "Fig. 9", "Table II for our in-situ training run"):
+    for figure in ("Fig. 1b", "Fig. 7", "Fig. 8", "Fig. 9", "Table II for our in-situ training run",
+                   "Wire resistance against tile size"):
         assert any(title.startswith(figure) for title in titles), figure
     stats = json.loads((tmp_path / "gan" / "insitu" / "run_stats.json").read_text())
     report = json.loads((tmp_path / "estimate" / "reference" / "report.json").read_text())
@@ -111,3 +113,9 @@ def test_gan_and_estimate_stages_on_the_small_system(tmp_path, monkeypatch, quic
     assert {claims[claim]["outcome"] for claim in sweep_claims} == {"inconclusive"}
     for run in ("float", "insitu"):
         assert np.load(tmp_path / "gan" / run / "samples_epoch001.npy").ndim == 4
+    wires = json.loads((tmp_path / "gan" / "sweep_wires" / "sweep_wires.json").read_text())
+    sizes = [16, 32] if not quick else [ctx.arch().tiles.max_rows]
+    assert sorted({point["tile_rows"] for point in wires["points"]}) == sizes
+    assert [point["output_change"] for point in wires["points"] if point["wire_ohm"] == 0] == [0.0] * len(sizes)
+    trained = sorted(path.name for path in (tmp_path / "gan" / "sweep_wires").iterdir() if path.is_dir())
+    assert trained == ([] if quick else ["rows16", "rows32"])  # quick reads the in-situ run, trains nothing
