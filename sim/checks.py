@@ -38,6 +38,7 @@ from .memristor import check_write_model
 from .path import PathDevices, path_circuit
 from .results import relative_error, write_csv
 from .runner import run_circuit
+from .transistor_tile import sky130_tile_check
 
 CHECKS = ("dc", "transient", "activations", "leakage", "variability", "irdrop", "write")
 STREAMS = {name: index for index, name in enumerate(CHECKS)}
@@ -437,6 +438,7 @@ def write_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: int
 CHECK_FUNCTIONS = {
     "dc": dc_check, "transient": transient_check, "activations": activation_check, "leakage": leakage_check,
     "variability": variability_check, "irdrop": irdrop_check, "write": write_check,
+    "sky130_tile": sky130_tile_check,
 }
 
 
@@ -446,7 +448,7 @@ def run_checks(arch: Architecture, out_dir: str | Path, checks: tuple[str, ...] 
     returns each check's figures and file paths, also written to `spice_checks.json`."""
     unknown = [name for name in checks if name not in CHECK_FUNCTIONS]
     if unknown:
-        raise UserError(f"unknown check(s) {', '.join(unknown)}: choose from {', '.join(CHECKS)}")
+        raise UserError(f"unknown check(s) {', '.join(unknown)}: choose from {', '.join(CHECK_FUNCTIONS)}")
     out_dir = Path(out_dir)
     results = {name: CHECK_FUNCTIONS[name](arch, out_dir, quick=quick, seed=seed, progress=progress)
                for name in checks}

@@ -9,8 +9,8 @@ import typer
 
 from amdcgan.context import CommandContext, max_work_option, seed_option
 
-CHECK_NAMES = ("dc", "transient", "activations", "leakage", "variability", "irdrop", "write")
-Check = Enum("Check", {name: name for name in (*CHECK_NAMES, "all")}, type=str)
+CHECK_NAMES = ("dc", "transient", "activations", "leakage", "variability", "irdrop", "write")  # all: ngspice alone
+Check = Enum("Check", {name: name for name in (*CHECK_NAMES, "sky130_tile", "all")}, type=str)
 
 
 def register(app: typer.Typer, context: CommandContext) -> None:
@@ -24,7 +24,8 @@ def register(app: typer.Typer, context: CommandContext) -> None:
         max_work: float = max_work_option(),
     ) -> None:
         """SPICE checks of the tiles in ngspice: DC against numpy, transient (Fig. 4), activations (Fig. 5),
-        leakage (Fig. 6), variability (Fig. 7), IR drop and the memristor write model."""
+        leakage (Fig. 6), variability (Fig. 7), IR drop and the memristor write model; sky130_tile (not in all:
+        it needs `make sky130`) runs a tile with transistor-level periphery against the model."""
         from amdcgan.fileio import check_output_folder, locked_output_folder
         from amdcgan.progress import ProgressLog
         from amdcgan.sim.checks import run_checks
@@ -125,6 +126,10 @@ def headline(name: str, result: dict) -> str:
         return (f"{int(largest)}x{int(largest)} at {worst[3]:g} ohm/cell: ideal wires off by {worst[4]:.2f}%; "
                 f"wire model vs ngspice up to {int(agreement['largest_size'])}: {agreement['max_relative_error']:.1e} "
                 f"({agreement['criterion']}: {'holds' if agreement['holds'] else 'fails'})")
+    if name == "sky130_tile":
+        return (f"{result['tile'][0]}x{result['tile'][1]} tile, sky130 periphery vs the model with measured curves: "
+                f"worst column {result['worst_error_of_full_scale']:.2%} of full scale ({result['criterion']}: "
+                f"{'holds' if result['holds'] else 'fails'})")
     if name == "write":
         steps = result["set_steps_per_pulse"]
         return (f"step/pulse {steps[0] / result['level_step']:.4f} levels ({result['step_relative_error']:.1e} from "

@@ -289,3 +289,29 @@ def test_library_file_is_complete_and_estimates_both_architectures(library_folde
         assert main(["estimate", str(EXAMPLES / example), "-o", str(out), "--technology", "sky130",
                      "--components", str(path)]) == 0
         assert (out / "report.json").is_file()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A tile with transistor-level periphery against the model
+
+
+@needs_models
+@pytest.mark.parametrize("function", ["relu", "tanh"])
+def test_tile_with_sky130_periphery_equals_the_model_with_measured_curves(reference_arch, function):
+    """ngspice runs a crossbar tile into sky130 IVCs, inverters and activations; hdl's tile model with the OpAmp's
+    measured gain and the measured curves gives every column within 1 % of the IVC's full scale."""
+    from amdcgan.sim.transistor_tile import TOLERANCE_OF_FULL_SCALE, check_tile
+
+    check = check_tile(reference_arch, rows=8, columns=2, vectors=4, function=function)
+    assert 50 < check.opamp_gain < 1e5
+    assert np.ptp(check.out_spice) > 0.02  # the outputs move: the comparison is not of constants
+    assert check.column_errors_v().max() <= TOLERANCE_OF_FULL_SCALE * check.ivc_full_scale_v
+    assert check.ivc_errors_v().max() <= TOLERANCE_OF_FULL_SCALE * check.ivc_full_scale_v
+
+
+@needs_models
+def test_spice_command_runs_the_sky130_tile_check(tmp_path):
+    assert main(["spice", str(EXAMPLES / "small_system.yaml"), "--check", "sky130_tile", "--quick", "-o",
+                 str(tmp_path)]) == 0
+    table = (tmp_path / "sky130_tile.csv").read_text().splitlines()
+    assert table[0].startswith("activation,column,max_error_v") and len(table) == 1 + 2 * 2
