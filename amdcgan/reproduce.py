@@ -332,7 +332,35 @@ def stage_open_process(ctx: Context) -> tuple[list[Section], dict]:
                 Table(["architecture", "area 180 nm (mm^2)", "area sky130 (mm^2)", "power all on 180 nm (W)",
                        "power all on sky130 (W)", "duty-cycled 180 nm (W)", "duty-cycled sky130 (W)"], totals)],
     )
-    return [section], {"library": str(library_path), "totals": totals}
+    return [section, _transistor_tile_section(ctx, out)], {"library": str(library_path), "totals": totals}
+
+
+def _transistor_tile_section(ctx: Context, out: Path) -> Section:
+    """A tile with the sky130 periphery in ngspice against the tile model given the measured figures."""
+    from amdcgan.sim.transistor_tile import sky130_tile_check
+
+    check = sky130_tile_check(ctx.arch(), out, quick=ctx.quick, seed=ctx.seed)
+    rows = [[function, column, round(error * 1e3, 3), f"{error / result['full_scale_v']:.3%}"]
+            for function, result in check["activations"].items()
+            for column, error in enumerate(result["column_errors_v"])]
+    figures = {function: {key: result[key] for key in ("opamp_gain", "ivc_offset_v", "feedback_ohm")}
+               for function, result in check["activations"].items()}
+    verdict = not_comparable(
+        "A tile's periphery at transistor level computes what the tile model says (no paper figure)",
+        check["criterion"], f"worst column {check['worst_error_of_full_scale']:.3%} of full scale: the criterion "
+                            f"{'holds' if check['holds'] else 'fails'}.", {**figures, **check})
+    tile_rows, tile_columns = check["tile"]
+    return Section(
+        title="A tile with transistor-level periphery against the tile model (sky130)",
+        paper="the paper checks its circuits in SPICE and gives no error figure for a tile.",
+        verdicts=[verdict],
+        blocks=[f"A {tile_rows} x {tile_columns} sign-crossbar tile of {ctx.arch().device.name} devices, each column "
+                f"into a sky130 IVC, an inverting stage and the activation circuit, {check['vectors']} random input "
+                f"vectors within +-V_r, in ngspice; the model is hdl's tile model with the OpAmp gain measured on the "
+                f"same bench and the inverter's and activation's measured DC curves. Error: the largest |ngspice - "
+                f"model| of each column's activation output ({check['csv']}).",
+                Table(["activation", "column", "max error (mV)", "of the IVC's full scale"], rows)],
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
