@@ -286,7 +286,7 @@ def stage_open_process(ctx: Context) -> tuple[list[Section], dict]:
     """Table I measured at transistor level on SkyWater 130 nm (tt, 27 C), beside the paper's 180 nm figures and the
     45 nm scaling rule, and both reference systems estimated with that library."""
     from amdcgan.estimators import estimate
-    from amdcgan.estimators.estimate import with_technology
+    from amdcgan.hdl.loader import with_technology
     from amdcgan.sim.characterize import characterize, write_characterization
     from amdcgan.sim.sky130 import models_available
 

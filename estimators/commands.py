@@ -107,7 +107,8 @@ def register(app: typer.Typer, context: CommandContext) -> None:
         max_work: float = max_work_option(),
     ) -> None:
         """Area, power, and training time and power (Table II) as report.md/.json/.html and a summary."""
-        from amdcgan.estimators.estimate import with_technology, write_estimate_report
+        from amdcgan.estimators.estimate import write_estimate_report
+        from amdcgan.hdl.loader import with_technology
         from amdcgan.estimators.training import TrainingInputs, load_run_stats
         from amdcgan.fileio import check_output_folder, locked_output_folder
         from amdcgan.hdl.electrical import RUN_CONDUCTANCES, load_run_conductances

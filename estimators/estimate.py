@@ -9,7 +9,7 @@ import numpy as np
 from amdcgan.hdl.electrical import Conductances
 from amdcgan.hdl.floorplan import build_floorplan
 from amdcgan.hdl.graph import HardwareGraph
-from amdcgan.hdl.loader import resolve_library, validate
+from amdcgan.hdl.loader import with_technology
 from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.spec import Architecture
 
@@ -182,16 +182,6 @@ def estimate(
     if paper_small_system:
         result["small_system_comparison"] = small_system_comparison(area, power, hardware)
     return result
-
-
-def with_technology(architecture: Architecture, technology: str | None, components: str | None) -> Architecture:
-    """The same architecture on another technology and component library (shipped names or file paths)."""
-    data = architecture.model_dump()
-    if technology:
-        data["technology"] = resolve_library("technology", technology, "--technology", Path.cwd()).model_dump()
-    if components:
-        data["components"] = resolve_library("components", components, "--components", Path.cwd()).model_dump()
-    return validate(Architecture, data, f"{architecture.name} on {technology or 'its technology'}")
 
 
 def scaling_comparison(

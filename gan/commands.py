@@ -101,6 +101,9 @@ def register(app: typer.Typer, context: CommandContext) -> None:
         activation: Optional[list[str]] = COMMON["activation"],
         baseline: bool = typer.Option(False, "--baseline", help="also train the float DCGAN for comparison"),
         resume: bool = typer.Option(False, "--resume", help="continue the run in the output folder"),
+        characterized: Optional[Path] = typer.Option(
+            None, "--characterized", help="a folder `amdcgan characterize` wrote: train on its technology and "
+                                          "component library, with its measured activation curves"),
         max_work: float = max_work_option(),
     ) -> None:
         """Train the DCGAN on the memristive tile model (in-situ or ex-situ) or in float; checkpoint every epoch."""
@@ -114,6 +117,11 @@ def register(app: typer.Typer, context: CommandContext) -> None:
                          batch=batch, limit=limit or None, data_dir=data, activation=activation, baseline=baseline,
                          max_work=max_work)
         architecture = context.load(arch, max_work, "training_values", batch=batch)
+        if characterized is not None:
+            from amdcgan.sim.characterize import characterized_hardware
+
+            architecture, curves = characterized_hardware(architecture, characterized)
+            config = config.replace(activation_tables={**curves, **config.activation_tables})
         with locked_output_folder(output), ProgressLog(console.file) as log:
             summary = train_run(architecture, output, config, resume=resume, progress=training_events(log, mode))
         final, untrained = summary["final"], summary["untrained"]

@@ -220,3 +220,13 @@ def load_architecture(path: str | Path) -> Architecture:
     if path.is_dir():
         raise UserError(f"{path}: is a folder, expected an architecture YAML file")
     return build_architecture(read_yaml(path), str(path), path.parent)
+
+
+def with_technology(architecture: Architecture, technology: str | None, components: str | None) -> Architecture:
+    """The same architecture on another technology and component library (shipped names or file paths)."""
+    data = architecture.model_dump()
+    if technology:
+        data["technology"] = resolve_library("technology", technology, "--technology", Path.cwd()).model_dump()
+    if components:
+        data["components"] = resolve_library("components", components, "--components", Path.cwd()).model_dump()
+    return validate(Architecture, data, f"{architecture.name} on {technology or 'its technology'}")

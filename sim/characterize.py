@@ -431,6 +431,35 @@ def write_characterization(result: CharacterizedLibrary, folder: Path) -> list[P
     return written
 
 
+ACTIVATION_KINDS = (ComponentKind.relu, ComponentKind.relu_switch, ComponentKind.tanh)
+
+
+def characterized_hardware(architecture, folder: Path, technology: str = "sky130"):
+    """(the architecture on `technology` with the component library `characterize` wrote under `folder`, the
+    activation curves measured at that library's nominal condition as {function: CSV}), for training on the
+    characterized circuits."""
+    from amdcgan.hdl.loader import resolve_library, with_technology
+
+    folder = Path(folder)
+    found = sorted(folder.glob("*_measured.yaml"))
+    if len(found) != 1:
+        raise UserError(f"{folder}: expected one characterized library (*_measured.yaml) there, found {len(found)}; "
+                        f"write one with `amdcgan characterize -o {folder}`")
+    library = resolve_library("components", str(found[0]), "--characterized", None)
+    tables = {}
+    for kind in ACTIVATION_KINDS:
+        component = library.components.get(kind)
+        measured = [m for m in (component.measured if component else []) if kind.value in m.curves]
+        if not measured:
+            continue
+        nominal = next((m for m in measured if (m.corner, m.temperature_c) == ("tt", 27.0)), measured[0])
+        path = folder / nominal.curves[kind.value]
+        if not path.is_file():
+            raise UserError(f"{path}: the library names this curve but the file is missing")
+        tables[kind.value] = path
+    return with_technology(architecture, technology, str(found[0])), tables
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Process data
 

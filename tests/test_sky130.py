@@ -4,6 +4,7 @@ the PDK's full library, and the characterized library through `estimate`."""
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -315,3 +316,31 @@ def test_spice_command_runs_the_sky130_tile_check(tmp_path):
                  str(tmp_path)]) == 0
     table = (tmp_path / "sky130_tile.csv").read_text().splitlines()
     assert table[0].startswith("activation,column,max_error_v") and len(table) == 1 + 2 * 2
+
+
+@needs_models
+def test_training_on_the_characterized_circuits(tmp_path):
+    """`train --characterized DIR`: the small system on sky130 with the library's components, its Generator's tanh
+    and ReLUs the measured curves (tables), a step of in-situ training that moves the devices."""
+    from amdcgan.gan.layers import TableActivation, build_network
+    from amdcgan.hdl.loader import load_architecture
+    from amdcgan.hdl.mapping import plan_tiles
+    from amdcgan.sim.characterize import characterized_hardware
+
+    library = tmp_path / "library"
+    assert main(["characterize", "--quick", "-o", str(library)]) == 0
+    architecture, curves = characterized_hardware(load_architecture(EXAMPLES / "small_system.yaml"), library)
+    assert architecture.technology.name == "sky130" and architecture.components.name == "sky130_measured"
+    assert set(curves) == {"relu", "relu_switch", "tanh"}
+    generator = build_network(architecture, plan_tiles(architecture).network("generator"), tile=True,
+                              activation_tables=curves)
+    assert any(isinstance(stage, TableActivation) for stage in generator.stages)
+    run = tmp_path / "run"
+    assert main(["train", str(EXAMPLES / "small_system.yaml"), "--characterized", str(library), "-o", str(run),
+                 "--limit", "64", "--batch", "32"]) == 0
+    config = yaml.safe_load((run / "config.json").read_text())
+    assert {Path(path).name for path in config["activation_tables"].values()} == {"relu.csv", "relu_switch.csv",
+                                                                                  "tanh.csv"}
+    assert json.loads((run / "run_stats.json").read_text())["total_write_pulses"] > 0
+    with pytest.raises(UserError, match="expected one characterized library"):
+        characterized_hardware(load_architecture(EXAMPLES / "small_system.yaml"), tmp_path)
