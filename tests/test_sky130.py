@@ -344,3 +344,27 @@ def test_training_on_the_characterized_circuits(tmp_path):
     assert json.loads((run / "run_stats.json").read_text())["total_write_pulses"] > 0
     with pytest.raises(UserError, match="expected one characterized library"):
         characterized_hardware(load_architecture(EXAMPLES / "small_system.yaml"), tmp_path)
+
+
+@needs_models
+def test_reproduce_sky130_stage(tmp_path, monkeypatch):
+    """The stage's three sections: Table I measured, the transistor-level tile against the model (its verdict from
+    the per-column errors), and a short in-situ run on the characterized circuits."""
+    from amdcgan import reproduce as job
+
+    monkeypatch.setattr(job, "SKY130_TRAINING", {"quick": (1, 64), "full": (1, 64)})
+    small = job.EXAMPLES / "small_system.yaml"
+    ctx = job.Context(out=tmp_path, quick=True, device="cpu", seed=0, data_dir=None, reference=small, small=small)
+    outcome, = job.reproduce(ctx, only=["sky130"])
+    assert outcome.status == "done", outcome.reason
+    titles = [section.title for section in outcome.sections]
+    assert titles[0].startswith("Table I, measured") and titles[1].startswith("A tile with transistor-level")
+    assert titles[2].startswith("Training on the characterized circuits")
+    machine = json.loads((tmp_path / "reproduce.json").read_text())
+    tile = next(v for v in machine["verdicts"] if v["claim"].startswith("A tile's periphery"))
+    worst = max(max(result["column_errors_v"]) / result["full_scale_v"]
+                for result in tile["figures"]["activations"].values())
+    assert tile["figures"]["worst_error_of_full_scale"] == pytest.approx(worst)
+    assert f"worst column {worst:.3%}" in tile["measured"]
+    config = json.loads((tmp_path / "sky130" / "insitu" / "config.json").read_text())
+    assert set(config["activation_tables"]) == {"relu", "relu_switch", "tanh"}
