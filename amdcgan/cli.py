@@ -193,6 +193,9 @@ def netlist(
     weights: Optional[Path] = typer.Option(
         None, "--weights", help="a training run's folder: write the conductances it left in RUN/conductances.npz "
         "(default: every weight at +w_max/2)"),
+    periphery: str = typer.Option(
+        "behavioural", "--periphery", help="behavioural (B-source macromodels) or sky130: the architecture on "
+        "sky130 with transistor-level IVCs, summing amplifiers and activations (needs `make sky130`)"),
     max_work: float = max_work_option(),
 ) -> None:
     """Write a SPICE netlist of the whole accelerator, or of one tile with a test bench, holding its conductances."""
@@ -202,12 +205,29 @@ def netlist(
 
     check_output_file(output)
     architecture = load(arch, max_work, "netlist_lines")
+    transistors = None
+    if periphery == "sky130":
+        architecture, transistors = sky130_periphery(architecture)
+    elif periphery != "behavioural":
+        raise UserError(f"--periphery {periphery!r}: choose behavioural or sky130")
     plan = plan_tiles(architecture)
     layers = load_run_conductances(weights, plan, architecture.device) if weights else None
-    written = (write_tile_netlist(plan, tile, output, layers) if tile
-               else write_accelerator_netlist(plan, output, bench, layers))
+    written = (write_tile_netlist(plan, tile, output, layers, transistors) if tile
+               else write_accelerator_netlist(plan, output, bench, layers, transistors))
     for path in written:
         console.print(f"wrote {path}")
+
+
+def sky130_periphery(architecture):
+    """The architecture on sky130 and the transistor-level periphery that goes with it (tt models)."""
+    from amdcgan.hdl.electrical import Periphery
+    from amdcgan.hdl.loader import with_technology
+    from amdcgan.hdl.netlist import TransistorPeriphery
+    from amdcgan.hdl.process import load_process
+    from amdcgan.sim.sky130 import reduced_models
+
+    on_sky130 = with_technology(architecture, "sky130", None)
+    return on_sky130, TransistorPeriphery(load_process("sky130"), Periphery.of(on_sky130), str(reduced_models("tt")))
 
 
 @app.command()

@@ -20,8 +20,9 @@ A tile, from its row inputs (row voltages, nets LAYER_x_ROW, driven by the DACs 
   and a current mirror draws its current out of the summing node).
 A layer's row-split partials meet at the summing amplifier (gain, clipped to the supplies), giving the layer's
 column outputs LAYER_s_COLUMN; its folded stages (batch norm, activation via `activation_spice`, dropout, averager)
-follow, giving LAYER_y_COLUMN. All circuits but the memristors are behavioural (B-sources): no transistor-level
-model of the 180 nm node is at hand.
+follow, giving LAYER_y_COLUMN. By default every circuit but the memristors is behavioural (B-sources): no
+transistor-level model of the 180 nm node is at hand. With `TransistorPeriphery` (sky130) the IVCs, summing
+amplifiers and activations are transistor-level subcircuits instead.
 
 Every name is built from validated identifiers (letters, digits, underscores) and numbers: nothing from a user's file
 reaches a netlist as free text, so no user input can become a SPICE control line.
@@ -130,6 +131,53 @@ def ivc_lines(prefix: str, summing: str, output: str, feedback_ohm: float, perip
     ]
 
 
+@dataclass
+class TransistorPeriphery:
+    """The signal path at transistor level (`hdl.circuits` on a process with transistor models): each tile's IVC
+    designed for its rows (R_f = `Periphery.feedback`, so the circuit is the model's), an inverting stage after it,
+    the summing amplifiers of row-split partials (an inverting adder and an inverter) and the activation circuits.
+    Their subcircuits are written once each, with the supplies and `include` (the transistor models' file). The
+    row drivers, the sign decision and switches and a pair's current mirror stay behavioural."""
+
+    process: object  # hdl.process.Process
+    periphery: Periphery
+    include: str
+    defined: dict[str, str] = field(default_factory=dict)
+
+    def _use(self, circuit) -> str:
+        self.defined.setdefault(circuit.name, circuit.text())
+        return circuit.name
+
+    def ivc(self, rows: int) -> str:
+        from . import circuits
+
+        full_scale = self.periphery.swing()[1] / self.periphery.feedback(rows)
+        fraction = self.periphery.swing()[1] / self.process.vdd_v
+        return self._use(circuits.ivc(self.process, name=f"ivc_{rows}", i_full_scale_a=full_scale,
+                                      swing_fraction=fraction))
+
+    def adder(self, inputs: int) -> str:
+        from . import circuits
+
+        gain = self.periphery.summing_gain
+        return self._use(circuits.summing_amplifier(self.process, name=f"adder_{inputs}" if inputs > 1 else "inverter",
+                                                    weights=(gain,) * inputs if inputs > 1 else (1.0,)))
+
+    def activation(self, kind: str) -> str:
+        from . import circuits
+
+        if kind == "tanh":
+            return self._use(circuits.tanh(self.process, name="tanh"))
+        return self._use(circuits.relu(self.process, name=kind, switched=kind == "relu_switch"))
+
+    def definitions(self) -> list[str]:
+        if any(character in self.include for character in '"\n\r'):
+            raise UserError(f"{self.include}: a model path with quotes or line breaks cannot go into a netlist")
+        return [f"* transistor-level periphery on {self.process.name}", f'.include "{self.include}"',
+                f"vdd vdd 0 {number(self.periphery.vdd)}", f"vss vss 0 {number(self.periphery.vss)}",
+                *self.defined.values()]
+
+
 def clip_expression(expression: str, low: float, high: float) -> str:
     return f"max(min({expression}, {number(high)}), {number(low)})"
 
@@ -163,7 +211,8 @@ class TileNets:
 
 
 def tile_lines(prefix: str, inputs: list[str], tile: Conductances, readout: Readout, periphery: Periphery,
-               control: str = "ctl", defined: set[str] | None = None) -> tuple[list[str], TileNets]:
+               control: str = "ctl", defined: set[str] | None = None,
+               transistors: TransistorPeriphery | None = None) -> tuple[list[str], TileNets]:
     """One tile (its crossbars and periphery) fed by the row-voltage nets `inputs`; `defined` as for
     `crossbar_instance` (wires with resistance, the periphery's row and column ohms per cell segment, are written
     flat, cell by cell)."""
@@ -186,9 +235,9 @@ def tile_lines(prefix: str, inputs: list[str], tile: Conductances, readout: Read
                              periphery.column_wire_ohm) if periphery.wired
               else crossbar_instance(net(prefix, "m"), device_rows, columns, physical, defined))
     outputs = [net(prefix, "o", j) for j in range(tile.columns)]
-    lines += _readout(prefix, columns, outputs, tile, readout, periphery)
+    lines += _readout(prefix, columns, outputs, tile, readout, periphery, transistors)
     settled = ([(net(prefix, "ivc", j, "a"), net(prefix, "ivc", j, "p")) for j in range(tile.columns)]
-               if readout is Readout.opamp_ivc else [])
+               if readout is Readout.opamp_ivc and transistors is None else [])
     return lines, TileNets(outputs, device_rows, row_senses, sign_columns, sign_senses, settled)
 
 
@@ -214,7 +263,7 @@ def _sign_read(prefix: str, inputs: list[str], tile: Conductances, periphery: Pe
 
 
 def _readout(prefix: str, columns: list[str], outputs: list[str], tile: Conductances, readout: Readout,
-             periphery: Periphery) -> list[str]:
+             periphery: Periphery, transistors: TransistorPeriphery | None = None) -> list[str]:
     differential = tile.cell.differential
     if readout is Readout.load_memristor:
         load = number(1 / periphery.g_load)
@@ -231,12 +280,22 @@ def _readout(prefix: str, columns: list[str], outputs: list[str], tile: Conducta
         if differential:  # the G- column held at ground, its current mirrored out of the summing node
             mirror = net(prefix, "cm", j)
             lines += [f"v{mirror} {columns[2 * j + 1]} 0 0", f"f{mirror} {summing} 0 v{mirror} 1"]
-        lines += ivc_lines(net(prefix, "ivc", j), summing, output, feedback, periphery)
+        if transistors is None:
+            lines += ivc_lines(net(prefix, "ivc", j), summing, output, feedback, periphery)
+        else:  # the IVC gives -R_f I, the inverter turns it positive
+            inverted = net(prefix, "ivc", j)
+            lines += [f"x{inverted} {summing} {inverted} vdd vss {transistors.ivc(tile.rows)}",
+                      f"x{output} {inverted} {output} vdd vss {transistors.adder(1)}"]
     return lines
 
 
-def sum_lines(output: str, partials: list[str], periphery: Periphery) -> list[str]:
+def sum_lines(output: str, partials: list[str], periphery: Periphery,
+              transistors: TransistorPeriphery | None = None) -> list[str]:
     """The summing amplifier that adds row-split partials: `Periphery.sum_partials`."""
+    if transistors is not None:  # an inverting adder, then an inverter
+        negated = f"{output}_n"
+        return [f"x{negated} {' '.join(partials)} {negated} vdd vss {transistors.adder(len(partials))}",
+                f"x{output} {negated} {output} vdd vss {transistors.adder(1)}"]
     total = f"{number(periphery.summing_gain)}*({'+'.join(f'v({partial})' for partial in partials)})"
     return [f"b{output} {output} 0 v = {clip_expression(total, periphery.vss, periphery.vdd)}"]
 
@@ -259,9 +318,13 @@ def write_memristor_lines(name: str, positive: str, negative: str, cell: Cell, s
     ]
 
 
-def stage_lines(kind: str, source: str, output: str, periphery: Periphery, control: str = "ctl") -> list[str]:
+def stage_lines(kind: str, source: str, output: str, periphery: Periphery, control: str = "ctl",
+                transistors: TransistorPeriphery | None = None) -> list[str]:
     """One folded stage of a column: activation circuits (`activation_spice`), dropout switch, batch norm and
     averager buffers (unity, clipped to the supplies)."""
+    if transistors is not None and kind in ("relu", "relu_switch", "tanh"):
+        ports = [source, output, control] if kind == "relu_switch" else [source, output]
+        return [f"x{output} {' '.join(ports)} vdd vss {transistors.activation(kind)}"]
     if kind in ("relu", "relu_switch", "tanh"):
         expression = activation_spice(kind, source, control, periphery.vdd)
     elif kind == ComponentKind.dropout_switch.value:
@@ -340,14 +403,16 @@ def bench_controls(netlist: Netlist, periphery: Periphery) -> None:
 
 
 def tile_bench(title: str, tile: Conductances, readout: Readout, periphery: Periphery, inputs: np.ndarray,
-               prefix: str = "t") -> tuple[Netlist, TileNets]:
+               prefix: str = "t", transistors: TransistorPeriphery | None = None) -> tuple[Netlist, TileNets]:
     """One tile driven by `inputs` (rows,) volts, its sign columns read one per sweep step."""
     rows = [net(prefix, "x", i) for i in range(tile.rows)]
     netlist = Netlist(title)
     bench_controls(netlist, periphery)
     bench_sources(netlist, rows, inputs)
-    lines, nets = tile_lines(prefix, rows, tile, readout, periphery)
+    lines, nets = tile_lines(prefix, rows, tile, readout, periphery, transistors=transistors)
     netlist.add(*lines)
+    if transistors is not None:
+        netlist.add(*transistors.definitions())
     drive_sign_columns(netlist, nets.sign_columns, periphery)
     netlist.printed = [f"v({output})" for output in nets.outputs]
     return netlist, nets
@@ -375,7 +440,7 @@ def column_read_steps(layer: LayerPlan) -> np.ndarray:
 
 
 def add_layer(netlist: Netlist, layer: LayerPlan, conductances: Conductances, periphery: Periphery,
-              defined: set[str]) -> list[str]:
+              defined: set[str], transistors: TransistorPeriphery | None = None) -> list[str]:
     """All tiles of a layer, its bias row driver, the summing amplifiers of row-split partials and the folded stages;
     returns the sign-column nets its tiles expose. `defined`: the crossbar subcircuits written so far."""
     prefix = _layer_prefix(layer)
@@ -389,7 +454,7 @@ def add_layer(netlist: Netlist, layer: LayerPlan, conductances: Conductances, pe
     for tile in layer.tiles:
         lines, nets = tile_lines(net(tile.id), inputs[tile.rows[0]:tile.rows[1]],
                                  conductances.block(tile.rows, tile.columns), layer.readout, periphery,
-                                 defined=defined)
+                                 defined=defined, transistors=transistors)
         netlist.add(f"* tile {net(tile.id)}: rows {tile.rows[0]}..{tile.rows[1] - 1}, "
                     f"columns {tile.columns[0]}..{tile.columns[1] - 1}", *lines)
         partials.setdefault(tile.column_tile, []).append(nets.outputs)
@@ -400,19 +465,20 @@ def add_layer(netlist: Netlist, layer: LayerPlan, conductances: Conductances, pe
         for offset in range(host.n_columns):
             column = host.columns[0] + offset
             terms = [nets[offset] for nets in partials[host.column_tile]]
-            netlist.add(*(sum_lines(outputs[column], terms, periphery) if len(terms) > 1
+            netlist.add(*(sum_lines(outputs[column], terms, periphery, transistors) if len(terms) > 1
                           else [f"b{outputs[column]} {outputs[column]} 0 v = v({terms[0]})"]))
             current = outputs[column]
             for index, kind in enumerate(stages):
                 stage = net(prefix, "st", index, column)
-                netlist.add(*stage_lines(kind, current, stage, periphery))
+                netlist.add(*stage_lines(kind, current, stage, periphery, transistors=transistors))
                 current = stage
             result = net(prefix, "y", column)
             netlist.add(f"b{result} {result} 0 v = v({current})")
     return sign_columns
 
 
-def accelerator_netlist(plan: TilePlan, layers: dict[str, Conductances] | None = None, bench: bool = False) -> str:
+def accelerator_netlist(plan: TilePlan, layers: dict[str, Conductances] | None = None, bench: bool = False,
+                        transistors: TransistorPeriphery | None = None) -> str:
     """The whole accelerator holding `layers` (default: `default_conductances`). With the bench: every layer's
     inputs at `bench_inputs`, the controls high, the sign columns read one per step of a DC sweep; without it the
     accelerator at rest (every external net at 0 V, an operating point)."""
@@ -425,7 +491,8 @@ def accelerator_netlist(plan: TilePlan, layers: dict[str, Conductances] | None =
     inputs: dict[str, list[str]] = {}
     defined: set[str] = set()
     for layer in plan.layers():
-        sign_columns += add_layer(netlist, layer, layers[f"{layer.network}.{layer.name}"], periphery, defined)
+        sign_columns += add_layer(netlist, layer, layers[f"{layer.network}.{layer.name}"], periphery, defined,
+                                  transistors)
         inputs[_layer_prefix(layer)] = layer_inputs(layer)[:layer.weight_rows - (1 if layer.bias else 0)]
     if bench:
         netlist.add("* test bench: a read of every layer")
@@ -439,10 +506,13 @@ def accelerator_netlist(plan: TilePlan, layers: dict[str, Conductances] | None =
                     "drive it, or write the netlist with --bench)")
         idle = [name for names in inputs.values() for name in names] + sign_columns + ["sel", "ctl"]
         netlist.add(*(f"v{name} {name} 0 0" for name in idle))
+    if transistors is not None:
+        netlist.add(*transistors.definitions())
     return netlist.text()
 
 
-def tile_netlist(plan: TilePlan, tile_id: str, layers: dict[str, Conductances] | None = None) -> str:
+def tile_netlist(plan: TilePlan, tile_id: str, layers: dict[str, Conductances] | None = None,
+                 transistors: TransistorPeriphery | None = None) -> str:
     """One tile holding its devices of `layers`, with a test bench: rows at `bench_inputs` (the bias row at V_r)."""
     layer, tile = find_tile(plan, tile_id)
     layers = layers or default_conductances(plan)
@@ -453,7 +523,8 @@ def tile_netlist(plan: TilePlan, tile_id: str, layers: dict[str, Conductances] |
     conductances = layers[f"{layer.network}.{layer.name}"].block(tile.rows, tile.columns)
     netlist, _ = tile_bench(f"amdcgan tile {net(tile_id)}: {tile.n_rows}x{tile.physical_columns} "
                             f"{layer.encoding.value}, {layer.readout.value}; outputs {nets_range(tile_id, tile)}",
-                            conductances, layer.readout, periphery, volts[tile.rows[0]:tile.rows[1]], net(tile_id))
+                            conductances, layer.readout, periphery, volts[tile.rows[0]:tile.rows[1]], net(tile_id),
+                            transistors)
     return netlist.text()
 
 
@@ -471,12 +542,14 @@ def find_tile(plan: TilePlan, tile_id: str) -> tuple[LayerPlan, Tile]:
 
 
 def write_accelerator_netlist(plan: TilePlan, path: str | Path, bench: bool = False,
-                              layers: dict[str, Conductances] | None = None) -> list[Path]:
-    return [write_text_atomic(Path(path), accelerator_netlist(plan, layers, bench))]
+                              layers: dict[str, Conductances] | None = None,
+                              transistors: TransistorPeriphery | None = None) -> list[Path]:
+    return [write_text_atomic(Path(path), accelerator_netlist(plan, layers, bench, transistors))]
 
 
 def write_tile_netlist(plan: TilePlan, tile_id: str, path: str | Path,
-                       layers: dict[str, Conductances] | None = None) -> list[Path]:
+                       layers: dict[str, Conductances] | None = None,
+                       transistors: TransistorPeriphery | None = None) -> list[Path]:
     find_tile(plan, tile_id)  # fail before writing anything
-    return [write_text_atomic(Path(path), tile_netlist(plan, tile_id, layers))]
+    return [write_text_atomic(Path(path), tile_netlist(plan, tile_id, layers, transistors))]
 

@@ -368,3 +368,53 @@ def test_reproduce_sky130_stage(tmp_path, monkeypatch):
     assert f"worst column {worst:.3%}" in tile["measured"]
     config = json.loads((tmp_path / "sky130" / "insitu" / "config.json").read_text())
     assert set(config["activation_tables"]) == {"relu", "relu_switch", "tanh"}
+
+
+@needs_models
+def test_tile_netlist_with_transistor_periphery_matches_the_behavioural_one(tmp_path):
+    """`netlist --periphery sky130`: the tile's IVCs and inverters are sky130 subcircuits (R_f as the model's);
+    ngspice gives every column within 1 % of the IVC's swing of the behavioural netlist's value."""
+    from amdcgan.cli import sky130_periphery
+    from amdcgan.hdl.electrical import Periphery
+    from amdcgan.hdl.loader import load_architecture
+    from amdcgan.hdl.mapping import plan_tiles
+    from amdcgan.hdl.netlist import tile_netlist
+    from amdcgan.sim.runner import run_netlist
+
+    small = load_architecture(EXAMPLES / "small_system.yaml")
+    small = small.model_copy(update={"tiles": small.tiles.model_copy(update={"max_rows": 8, "max_columns": 4})})
+    architecture, transistors = sky130_periphery(small)
+    plan = plan_tiles(architecture)
+    text = tile_netlist(plan, "generator.project.0", transistors=transistors)
+    assert text.count(".subckt ivc_8 ") == 1 and ".include" in text and "bgenerator_project_0_ivc" not in text
+    behavioural = run_netlist(tile_netlist(plan, "generator.project.0"), "behavioural")
+    transistor = run_netlist(text, "transistor")
+    swing = Periphery.of(architecture).swing()[1]
+    for column in range(4):
+        key = f"v(generator_project_0_o_{column})"
+        assert np.abs(behavioural[key]).max() > 0.02
+        assert np.abs(transistor[key] - behavioural[key]).max() <= 0.01 * swing
+    path = tmp_path / "tile.cir"
+    assert main(["netlist", str(EXAMPLES / "small_system.yaml"), "--tile", "discriminator.dense2.0", "--periphery",
+                 "sky130", "-o", str(path)]) == 0
+    assert ".subckt inverter " in path.read_text()
+
+
+def test_transistor_periphery_writes_activation_and_adder_instances():
+    from amdcgan.hdl.electrical import Periphery
+    from amdcgan.hdl.loader import load_architecture, with_technology
+    from amdcgan.hdl.netlist import TransistorPeriphery, stage_lines, sum_lines
+
+    architecture = with_technology(load_architecture(EXAMPLES / "small_system.yaml"), "sky130", None)
+    transistors = TransistorPeriphery(PROCESS, Periphery.of(architecture), "/models/tt.spice")
+    periphery = transistors.periphery
+    assert stage_lines("tanh", "a", "b", periphery, transistors=transistors) == ["xb a b vdd vss tanh"]
+    assert stage_lines("relu_switch", "a", "b", periphery, transistors=transistors) == \
+        ["xb a b ctl vdd vss relu_switch"]
+    assert sum_lines("s", ["p0", "p1", "p2"], periphery, transistors) == ["xs_n p0 p1 p2 s_n vdd vss adder_3",
+                                                                          "xs s_n s vdd vss inverter"]
+    text = "\n".join(transistors.definitions())
+    for name in ("tanh", "relu_switch", "adder_3", "inverter"):
+        assert text.count(f".subckt {name} ") == 1
+    with pytest.raises(UserError, match="quotes or line breaks"):
+        TransistorPeriphery(PROCESS, periphery, 'bad"path').definitions()
