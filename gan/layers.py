@@ -409,16 +409,15 @@ class _SignCrossbarMatrix(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, weight: torch.Tensor, layer: "CrossbarLayer") -> torch.Tensor:
-        ctx.layer = layer
+        matrix, ctx.gains, ctx.slopes = layer._read_state()
+        ctx.layer, ctx.signed = layer, layer._read[2]  # the devices as this forward read them, written or not since
         ctx.save_for_backward(weight)
-        return layer.read_matrix()
+        return matrix
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (weight,) = ctx.saved_tensors
-        layer = ctx.layer
-        _, gains, slopes = layer._read_state()
-        _, _, signed = layer._device_reads(weight.dtype)
+        layer, gains, slopes, signed = ctx.layer, ctx.gains, ctx.slopes, ctx.signed
         tiles = layer.row_tile if len(layer.plan.row_splits) > 1 else None
         weighted = (grad * signed).sum(0, keepdim=True) if tiles is None else \
             grad.new_zeros(gains.shape).index_add_(0, tiles, grad * signed)
