@@ -426,7 +426,7 @@ class _SignCrossbarMatrix(torch.autograd.Function):
         scale = gains * (slope_signed / unit_max)  # small: folded before it meets the matrix
         d_main = weighted * slopes / unit_max
         if tiles is not None:
-            scale, d_main = scale[tiles], d_main[tiles]
+            scale, d_main = scale.index_select(0, tiles), d_main.index_select(0, tiles)
         return torch.addcmul(grad * scale, slope_main, d_main), None
 
 

@@ -417,7 +417,12 @@ def tile_column_gains(devices, readout: Readout, periphery: Periphery, tiles=Non
     rows = _tile_sums(ones, tiles, count)  # (tiles, 1)
     sums = _tile_sums(devices, tiles, count) if sums is None else sums
     gains = periphery.column_gain(sums, rows, readout)
-    return gains[tiles], gains, sums
+    return _per_row(gains, tiles), gains, sums
+
+
+def _per_row(per_tile, tiles):
+    """Each row's entry of a (tiles, ...) array (torch's index_select is the fast gather)."""
+    return per_tile[tiles] if _is_numpy(per_tile) else per_tile.index_select(0, tiles)
 
 
 def _limit(values, low: float, high: float):
