@@ -632,6 +632,26 @@ class Network(nn.Module):
                 "stale_wire_output_change": change}
 
 
+def wire_solves(network: Network) -> dict:
+    """Per wired crossbar: its kept wire factors and the write rounds since they were solved (for a checkpoint, so
+    that a resumed run keeps the same refresh schedule)."""
+    return {name: {"writes_since_solve": layer.writes_since_solve, "factors": list(layer._factors)}
+            for name, layer in network.crossbars().items() if layer.wired and layer._factors is not None}
+
+
+def restore_wire_solves(network: Network, solves: dict) -> None:
+    """Puts back what `wire_solves` kept; raises ValueError on data that does not fit the network."""
+    crossbars = network.crossbars()
+    for name, solve in solves.items():
+        layer = crossbars[name]
+        first, other = solve["factors"]
+        shape = layer.weight.shape
+        if first.shape != shape or (other is not None and other.shape != shape) or not layer.wired:
+            raise ValueError(f"wire factors of {name} do not fit it")
+        layer._factors = (first.to(layer.weight), None if other is None else other.to(layer.weight))
+        layer.writes_since_solve = int(solve["writes_since_solve"])
+
+
 def read_through_wires(network: Network, row_wire_ohm: float, column_wire_ohm: float) -> None:
     """The network's crossbars, their devices as they are, read through wires of these resistances per cell segment
     (0: ideal); each solves its wires once, at its next read."""

@@ -28,7 +28,7 @@ from amdcgan.hdl.spec import Architecture
 
 from .config import GanConfig
 from .devices import DeviceModel, merge_stats
-from .layers import Network, build_network, initialise, transfer
+from .layers import Network, build_network, initialise, restore_wire_solves, transfer, wire_solves
 from .plots import save_sample_grid, save_samples
 
 CHECKPOINT = "checkpoint.pt"
@@ -210,6 +210,8 @@ class Run:
             "generator": self.models.generator.state_dict(), "discriminator": self.models.discriminator.state_dict(),
             "optimiser_g": self.optimisers[0].state_dict(), "optimiser_d": self.optimisers[1].state_dict(),
             "rng": rng_states(),
+            "wire_solves": {"generator": wire_solves(self.models.generator),
+                            "discriminator": wire_solves(self.models.discriminator)},
         }
 
     def save_checkpoint(self) -> None:
@@ -233,6 +235,9 @@ class Run:
             self.epoch, self.rounds, self.metrics = int(state["epoch"]), int(state["rounds"]), list(state["metrics"])
             self.models.programming = state["programming"]
             restore_rng_states(state["rng"])
+            for name, solves in state.get("wire_solves", {}).items():  # older checkpoints: solved afresh
+                restore_wire_solves({"generator": self.models.generator,
+                                     "discriminator": self.models.discriminator}[name], solves)
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
             raise UserError(f"{path}: the optimiser or random state in this checkpoint is damaged "
                             f"({type(error).__name__}); remove the checkpoint to start the run over") from None

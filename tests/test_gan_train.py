@@ -41,6 +41,12 @@ def assert_same_state(first: dict, second: dict) -> None:
             assert torch.equal(value, second[network][key]), f"{network}.{key} differs"
     assert first["metrics"] == second["metrics"]
     assert first["rounds"] == second["rounds"]
+    for network, solves in first.get("wire_solves", {}).items():
+        assert solves.keys() == second["wire_solves"][network].keys()
+        for layer, solve in solves.items():
+            other = second["wire_solves"][network][layer]
+            assert solve["writes_since_solve"] == other["writes_since_solve"], f"{network}.{layer}"
+            assert torch.equal(solve["factors"][0], other["factors"][0]), f"{network}.{layer} wire factors differ"
 
 
 def test_seeded_runs_agree_exactly(small_arch, tmp_path):
@@ -53,8 +59,13 @@ def test_seeded_runs_agree_exactly(small_arch, tmp_path):
     assert other["metrics"] != first["metrics"]
 
 
-@pytest.mark.parametrize("mode", ["insitu", "exsitu"])
+@pytest.mark.parametrize("mode", ["insitu", "exsitu", "insitu_wired"])
 def test_a_killed_run_resumes_to_the_uninterrupted_state(small_arch, tmp_path, mode):
+    """Wired: wires re-solved every 4 write rounds, killed after 2; the resumed run keeps the stale solve and the
+    schedule, so it ends holding the same solve as the whole run (solved after round 4, 2 rounds old)."""
+    if mode == "insitu_wired":
+        mode, small_arch = "insitu", small_arch.model_copy(update={"periphery": small_arch.periphery.model_copy(
+            update={"row_wire_ohm": 1.0, "column_wire_ohm": 1.0, "wire_refresh_writes": 4})})
     config = make_config(**{**QUICK, "epochs": 3}, mode=mode, variability=0.2, write_noise=0.1)
     train(small_arch, tmp_path / "whole", config)
     with pytest.raises(Killed):
