@@ -441,6 +441,9 @@ def characterized_hardware(architecture, folder: Path, technology: str = "sky130
     from amdcgan.hdl.loader import resolve_library, with_technology
 
     folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder; write a characterized library there with "
+                        f"`amdcgan characterize -o {folder}`")
     found = sorted(folder.glob("*_measured.yaml"))
     if len(found) != 1:
         raise UserError(f"{folder}: expected one characterized library (*_measured.yaml) there, found {len(found)}; "
