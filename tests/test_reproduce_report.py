@@ -81,7 +81,8 @@ def test_gan_and_estimate_stages_on_the_small_system(tmp_path, monkeypatch, quic
     run's counted writes to the estimator, on the small system with one epoch."""
     from amdcgan import reproduce as job
 
-    for name, value in (("QUICK_EPOCHS", 1), ("QUICK_SNAPSHOTS", (1,)), ("FULL_EPOCHS", 1), ("FULL_SNAPSHOTS", (1,)),
+    for name, value in (("QUICK_EPOCHS", 1), ("QUICK_SNAPSHOTS", (1,)), ("QUICK_FLOAT_EPOCHS", 1),
+                        ("QUICK_EXSITU_EPOCHS", 1), ("FULL_EPOCHS", 1), ("FULL_SNAPSHOTS", (1,)),
                         ("FULL_SWEEP_EPOCHS", 1), ("VARIABILITY", [0.0, 0.5]), ("LEVELS", [2, 256]),
                         ("WIRE_OHMS", [0.0, 1.0]), ("WIRE_TILE_ROWS", [16, 32])):
         monkeypatch.setattr(job, name, value)
@@ -119,3 +120,12 @@ def test_gan_and_estimate_stages_on_the_small_system(tmp_path, monkeypatch, quic
     assert [point["output_change"] for point in wires["points"] if point["wire_ohm"] == 0] == [0.0] * len(sizes)
     trained = sorted(path.name for path in (tmp_path / "gan" / "sweep_wires").iterdir() if path.is_dir())
     assert trained == ([] if quick else ["rows16", "rows32"])  # quick reads the in-situ run, trains nothing
+
+
+def test_first_recognisable_epoch_is_read_from_the_metrics():
+    from amdcgan.reproduce import DIGIT_CLASSES, DIGITS_FID, first_recognisable
+
+    rows = [{"epoch": 0, "fid": 2000.0, "classes": 1}, {"epoch": 1, "fid": DIGITS_FID, "classes": DIGIT_CLASSES - 1},
+            {"epoch": 2, "fid": DIGITS_FID, "classes": DIGIT_CLASSES}, {"epoch": 3, "fid": 400.0, "classes": 10}]
+    assert first_recognisable(rows) == "first at epoch 2"
+    assert first_recognisable(rows[:2]) == "not within its 1 epochs"
