@@ -378,9 +378,10 @@ def _transistor_tile_section(ctx: Context, out: Path) -> Section:
     from amdcgan.sim.transistor_tile import sky130_tile_check
 
     check = sky130_tile_check(ctx.arch(), out, quick=ctx.quick, seed=ctx.seed)
-    rows = [[function, column, round(error * 1e3, 3), f"{error / result['full_scale_v']:.3%}"]
+    rows = [[function, column, round(error * 1e3, 3), f"{error / result['full_scale_v']:.3%}",
+             round(span * 1e3, 1), f"{error / span:.2%}" if span > 0 else "-"]
             for function, result in check["activations"].items()
-            for column, error in enumerate(result["column_errors_v"])]
+            for column, (error, span) in enumerate(zip(result["column_errors_v"], result["column_spans_v"]))]
     figures = {function: {key: result[key] for key in ("opamp_gain", "ivc_offset_v", "feedback_ohm")}
                for function, result in check["activations"].items()}
     verdict = not_comparable(
@@ -397,7 +398,8 @@ def _transistor_tile_section(ctx: Context, out: Path) -> Section:
                 f"vectors within +-V_r, in ngspice; the model is hdl's tile model with the OpAmp gain measured on the "
                 f"same bench and the inverter's and activation's measured DC curves. Error: the largest |ngspice - "
                 f"model| of each column's activation output ({check['csv']}).",
-                Table(["activation", "column", "max error (mV)", "of the IVC's full scale"], rows)],
+                Table(["activation", "column", "max error (mV)", "of the IVC's full scale",
+                       "output span (mV)", "of the span"], rows)],
     )
 
 

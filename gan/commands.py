@@ -145,7 +145,7 @@ def register(app: typer.Typer, context: CommandContext) -> None:
                                               "then read that circuit through each resistance)"),
         tile_rows: Optional[str] = typer.Option(None, "--tile-rows", help="square tile sizes for --wires, e.g. "
                                                 "32,64,128,256; default: the architecture's"),
-        train_epochs: int = typer.Option(1, "--train-epochs", help="epochs per point in variability/levels sweeps"),
+        train_epochs: int = typer.Option(1, "--train-epochs", help="epochs per point in variability/levels sweeps, per tile size in wire sweeps"),
         mode: str = COMMON["mode"],
         device: str = COMMON["device"],
         seed: int = COMMON["seed"],
@@ -165,7 +165,8 @@ def register(app: typer.Typer, context: CommandContext) -> None:
                                      "to float tolerance; faster on CPU for small networks)"),
         max_work: float = max_work_option(),
     ) -> None:
-        """Reproduce Figs. 7-9: quality and samples against variability, resistive levels or epochs.
+        """Reproduce Figs. 7-9: quality and samples against variability, resistive levels or epochs; or (--wires)
+        quality against wire resistance and tile size.
 
         Points are trained one after another, or together as one batched model (--batched), or as Ray tasks (--ray);
         a rerun reuses finished points and continues unfinished ones from their checkpoints."""
@@ -195,7 +196,7 @@ def register(app: typer.Typer, context: CommandContext) -> None:
                                      read_power=context.run_read_power_w,
                                      method="retrain" if retrain_on_wires else "read", announce=log.write)
             console.print(Path(summary["paths"]["md"]).read_text(), highlight=False)
-            console.print(f"wrote {summary['paths']['json']}, {summary['paths']['csv']}")
+            console.print(f"wrote {', '.join(summary['paths'].values())}")
             return
         if tile_rows is not None or retrain_on_wires:
             raise UserError("--tile-rows and --retrain-on-wires go with --wires")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -251,7 +252,18 @@ def parse_wire_sweep(wires: str, tile_rows: str | None, architecture: Architectu
     except ValueError:
         raise UserError(f"--wires takes comma-separated ohms and --tile-rows whole numbers, got {wires!r} and "
                         f"{tile_rows!r}") from None
+    if not all(math.isfinite(ohm) for ohm in ohms):
+        raise UserError(f"--wires takes finite resistances in ohm, got {wires!r}")
+    check_wire_sweep(ohms, sizes)
     return ohms, sizes
+
+
+def check_wire_sweep(wire_ohms: list[float], tile_rows: list[int]) -> None:
+    """Every point makes a valid architecture: checked before anything trains."""
+    if not wire_ohms or not tile_rows:
+        raise UserError("a wire sweep needs at least one wire resistance and one tile size")
+    if any(not math.isfinite(ohm) or ohm < 0 for ohm in wire_ohms) or any(rows < 2 for rows in tile_rows):
+        raise UserError("wire resistances must be finite and >= 0 ohm, and tile sizes at least 2 rows")
 
 
 OUTPUT_TOLERANCE = 0.1  # a wired read keeps the quality only if it changes the images by at most 10 % (RMS)
@@ -309,13 +321,20 @@ def wire_table(summary: dict) -> str:
             row.append(text)
         lines.append(f"| {size} | " + " | ".join(row) + " |")
     finding = summary["finding"]
-    largest = ", ".join(f"{ohm} ohm: {rows if rows is not None else 'none'}"
-                        for ohm, rows in finding["largest_tile_rows"].items())
+    largest = ", ".join(f"{float(ohm):g} ohm: {rows if rows is not None else 'none'}"
+                        for ohm, rows in finding["largest_tile_rows"].items()) or "none (nothing to compare with)"
     note = f"\n{finding['note']}." if "note" in finding else ""
     legend = ("FID (classes) [RMS change of the images against the same circuit read with ideal wires]"
               if summary["method"] == "read" else "FID (classes), each point trained on its own wires")
-    return "\n".join(lines) + f"\n\n{legend}. Largest tile keeping quality: {largest}.\nCriterion: " \
+    text = "\n".join(lines) + f"\n\n{legend}. Largest tile keeping quality: {largest}.\nCriterion: " \
                               f"{finding['criterion']}.{note}\n"
+    if all(point.get("read_power_w") is not None for point in summary["points"]):
+        power = ["| tile rows | " + " | ".join(f"{ohm:g} ohm" for ohm in ohms) + " |", "|---:|" + "---:|" * len(ohms)]
+        power += [f"| {size} | " + " | ".join(f"{cells[size, ohm]['read_power_w']:.4g}" for ohm in ohms) + " |"
+                  for size in sizes]
+        text += ("\nCrossbar read power (W, every tile reading; the estimator on the run's conductances):\n\n"
+                 + "\n".join(power) + "\n")
+    return text
 
 
 WIRE_METHODS = ("read", "retrain")
@@ -338,10 +357,7 @@ def wire_sweep(architecture: Architecture, out_dir: str | Path, wire_ohms: list[
     Writes sweep_wires.json (`points`: tile_rows, wire_ohm, fid, classes, confidence, untrained_fid,
     output_change, read_power_w, read_power_ideal_wires_w, stale_wire_output_change; `finding`: `wire_finding`),
     sweep_wires.csv (the points), sweep_wires.md (`wire_table`) and a sample grid."""
-    if not wire_ohms or not tile_rows:
-        raise UserError("a wire sweep needs at least one wire resistance and one tile size")
-    if any(ohm < 0 for ohm in wire_ohms) or any(rows < 2 for rows in tile_rows):
-        raise UserError("wire resistances must be >= 0 ohm and tile sizes at least 2 rows")
+    check_wire_sweep(wire_ohms, tile_rows)
     if config.mode == "float":
         raise UserError("a float network has no wires: sweep wires in insitu or exsitu mode")
     if method not in WIRE_METHODS:

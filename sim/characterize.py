@@ -441,6 +441,9 @@ def characterized_hardware(architecture, folder: Path, technology: str = "sky130
     from amdcgan.hdl.loader import resolve_library, with_technology
 
     folder = Path(folder)
+    if folder.is_file():
+        raise UserError(f"{folder}: a file; give the folder `amdcgan characterize -o DIR` wrote (it holds the "
+                        f"library and its curves)")
     if not folder.is_dir():
         raise UserError(f"{folder}: no such folder; write a characterized library there with "
                         f"`amdcgan characterize -o {folder}`")

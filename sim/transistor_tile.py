@@ -149,6 +149,7 @@ def sky130_tile_check(arch: Architecture, out_dir, quick: bool = True, seed: int
             span = np.ptp(check.out_spice[:, k])
             lines.append(f"{function},{k},{errors[k]:.6g},{ivc_errors[k]:.6g},{span:.6g}")
         results[function] = {"column_errors_v": errors.tolist(), "ivc_column_errors_v": ivc_errors.tolist(),
+                             "column_spans_v": np.ptp(check.out_spice, axis=0).tolist(),
                              "full_scale_v": full_scale_v, "opamp_gain": check.opamp_gain,
                              "ivc_offset_v": check.ivc_offset_v, "feedback_ohm": check.feedback_ohm}
     worst = max(max(result["column_errors_v"]) / result["full_scale_v"] for result in results.values())

@@ -161,3 +161,14 @@ def test_wire_sweep_on_the_command_line(small_arch, tmp_path):
     assert (tmp_path / "sweep_wires.json").exists()
     bad = CliRunner().invoke(app, ["sweep", "examples/small_system.yaml", "-o", str(tmp_path), "--tile-rows", "16"])
     assert isinstance(bad.exception, UserError) and "go with --wires" in str(bad.exception)
+
+
+def test_wire_sweep_refuses_bad_points_before_any_training(small_arch, tmp_path):
+    from amdcgan.gan.sweep import parse_wire_sweep, wire_sweep
+
+    for wires, rows in (("nan", None), ("inf", None), ("-1", None), ("1", "1")):
+        with pytest.raises(UserError, match="finite|at least 2 rows|>= 0"):
+            parse_wire_sweep(wires, rows, small_arch)
+    with pytest.raises(UserError, match="finite"):
+        wire_sweep(small_arch, tmp_path, [float("inf")], [16], make_config(**QUICK))
+    assert not any(tmp_path.iterdir())

@@ -344,6 +344,8 @@ def test_training_on_the_characterized_circuits(tmp_path):
     assert json.loads((run / "run_stats.json").read_text())["total_write_pulses"] > 0
     with pytest.raises(UserError, match="expected one characterized library"):
         characterized_hardware(load_architecture(EXAMPLES / "small_system.yaml"), tmp_path)
+    with pytest.raises(UserError, match="a file; give the folder"):
+        characterized_hardware(load_architecture(EXAMPLES / "small_system.yaml"), library / "sky130_measured.yaml")
 
 
 @needs_models
