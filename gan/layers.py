@@ -24,7 +24,8 @@ import numpy as np
 
 from amdcgan.errors import UserError
 from amdcgan.hdl.electrical import (Periphery, RowDriver, clip_outputs, effective_matrix, row_drivers,
-                                    tile_column_gains, tiles_reach_clip, wire_factors)
+                                    tile_column_gains, tile_column_sums, tiles_reach_clip,
+                                    wire_factors)
 from amdcgan.hdl.mapping import LayerPlan, NetworkPlan, plan_tiles
 from amdcgan.hdl.shapes import network_shapes
 from amdcgan.hdl.spec import Activation, Architecture, BatchNorm, Dropout, MeanPool, Reshape
@@ -237,7 +238,7 @@ class CrossbarLayer(nn.Module):
             tiles = self.row_tile if len(self.plan.row_splits) > 1 else None
             main = self._read[0]
             with torch.enable_grad():  # a column's gain depends on its own sum alone: the slopes are elementwise
-                sums = tile_column_gains(main, self.plan.readout, self.periphery, tiles)[2].requires_grad_()
+                sums = tile_column_sums(main, tiles).requires_grad_()
                 gains = tile_column_gains(main, self.plan.readout, self.periphery, tiles, sums)[1]
                 (slopes,) = torch.autograd.grad(gains, sums, torch.ones_like(gains))
             gains = gains.detach()

@@ -404,20 +404,23 @@ def effective_matrix(main, second, cell: Cell, readout: Readout, periphery: Peri
     return signed * gain(main) if factors is None else signed * gain(main) * factors[0]
 
 
+def tile_column_sums(devices, tiles=None):
+    """(tiles, columns): each tile's column conductance sums (`tiles`: each row's tile; default: one tile)."""
+    return devices.sum(0)[None] if tiles is None else _tile_sums(devices, tiles, int(tiles.max()) + 1)
+
+
 def tile_column_gains(devices, readout: Readout, periphery: Periphery, tiles=None, sums=None):
-    """(per row, per tile, column sums): each device's column gain (volts per ampere of its tile's column, for
-    that column's own conductance sum), the same per tile (tiles, columns), and those sums. `tiles`: each row's
-    tile (default: one tile); `sums`: the column sums when already known (a gradient needs them as its leaf)."""
+    """(per row, per tile): each device's column gain (volts per ampere of its tile's column, for that column's
+    own conductance sum) and the same per tile (tiles, columns). `tiles`: each row's tile (default: one tile);
+    `sums`: `tile_column_sums` when already known (a gradient takes them as its leaf)."""
+    sums = tile_column_sums(devices, tiles) if sums is None else sums
     if tiles is None:
-        sums = devices.sum(0)[None] if sums is None else sums
         gains = periphery.column_gain(sums, devices.shape[0], readout)
-        return gains, gains, sums
-    count = int(tiles.max()) + 1
+        return gains, gains
     ones = np.ones((len(tiles), 1)) if _is_numpy(tiles) else devices.new_ones(len(tiles), 1)
-    rows = _tile_sums(ones, tiles, count)  # (tiles, 1)
-    sums = _tile_sums(devices, tiles, count) if sums is None else sums
+    rows = _tile_sums(ones, tiles, sums.shape[0])  # (tiles, 1)
     gains = periphery.column_gain(sums, rows, readout)
-    return _per_row(gains, tiles), gains, sums
+    return _per_row(gains, tiles), gains
 
 
 def _per_row(per_tile, tiles):
@@ -536,11 +539,7 @@ def tiles_reach_clip(matrix, cell: Cell, readout: Readout, periphery: Periphery,
     bounds = periphery.output_clip(cell.encoding, readout)
     if bounds is None:
         return False
-    magnitude = abs(matrix)
-    if tiles is None:
-        peak = magnitude.sum(0).max()
-    else:
-        peak = _tile_sums(magnitude, tiles, int(tiles.max()) + 1).max()
+    peak = tile_column_sums(abs(matrix), tiles).max()
     return float(peak) * input_bound >= min(-bounds[0], bounds[1])
 
 
