@@ -23,6 +23,7 @@ import numpy as np
 from amdcgan.fileio import write_text_atomic
 from amdcgan.hdl import circuits
 from amdcgan.hdl.electrical import Cell, Periphery, encode_weights, tile_outputs
+from amdcgan.hdl.loader import with_technology
 from amdcgan.hdl.process import Process, load_process
 from amdcgan.hdl.spec import Architecture, Readout, WeightEncoding
 
@@ -117,8 +118,8 @@ def check_tile(architecture: Architecture, rows: int = 16, columns: int = 4, vec
     data = run_bench(bench, reduced_models(corner), temperature_c)
     feedback = ivc.design["rf_ohm"]
     gain, offset = measured_gain(data["ivc"]["scale"], data["ivc"]["v(ivcm)"], feedback)
-    periphery = dataclasses.replace(Periphery.of(architecture), vdd=process.vdd_v, vss=process.vss_v,
-                                    opamp_gain=gain, feedback_ohm=feedback, headroom=0.0)
+    periphery = dataclasses.replace(Periphery.of(with_technology(architecture, "sky130", None)), opamp_gain=gain,
+                                    feedback_ohm=feedback, headroom=0.0)
     # the model's IVC output is the inverted one (a positive current, a positive voltage); the circuit's IVC is not
     ivc_model = -tile_outputs(inputs_v, tile.main, tile.second, cell, Readout.opamp_ivc, periphery)
     inverter = data["inverter"]
