@@ -34,7 +34,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 import torch
 from pydantic import Field, ValidationError, model_validator
@@ -79,6 +79,9 @@ class Hardware(spec.Strict):
         default_factory=dict, description="layer type (dense, conv2d, deconv2d) or layer name (convert: the module's "
         "name in the model) -> readout; a name wins over a type; default: load memristor for convolutions, IVC for "
         "dense layers")
+    summing_gain: dict[str, Annotated[float, Field(gt=0, le=spec.MAX_SUMMING_GAIN)]] = Field(
+        default_factory=dict, description="layer type or layer name (as for readout) -> gain of the amplifier adding "
+        "that layer's row-split partials; default: periphery.summing_gain")
     weight_max: float = Field(default=_TRAINING["weight_max"].default, gt=0,
                               description="the weight that the largest conductance represents")
     max_steps_per_update: int = Field(default=_TRAINING["max_steps_per_update"].default, ge=1,
@@ -132,6 +135,9 @@ class Hardware(spec.Strict):
     def readout_of(self, layer_type: str, name: str | None = None) -> spec.Readout | None:
         return self.readout.get(name or "", self.readout.get(layer_type))
 
+    def summing_gain_of(self, layer_type: str, name: str | None = None) -> float | None:
+        return self.summing_gain.get(name or "", self.summing_gain.get(layer_type))
+
 
 _default_hardware: Hardware | None = None
 
@@ -166,7 +172,7 @@ class _AnalogLayer(CrossbarLayer):
             raise UserError(f"{type(self).__name__}: {step.problem}")
         layer_type = step.kind
         fields = {"type": layer_type, **step.fields, "readout": readout or hardware.readout_of(layer_type, name),
-                  "encoding": encoding}
+                  "encoding": encoding, "summing_gain": hardware.summing_gain_of(layer_type, name)}
         try:
             layer = LAYER.validate_python(fields)
         except ValidationError as error:

@@ -43,6 +43,7 @@ Shape = tuple[int, ...]
 # A reshape's target: the per-sample shape (-1 allowed once), or a function of the current per-sample shape.
 Target = list[int] | Callable[[Shape], Shape]
 LAYER = TypeAdapter(Layer)
+WEIGHTED_NAMES = {kind.model_fields["type"].annotation.__args__[0] for kind in WEIGHTED_TYPES}
 WEIGHTED = ("dense", "conv2d", "deconv2d")
 SCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript", ".jit")
 DEFAULT_HARDWARE = {"technology": "cmos180", "device": "wo2", "components": "table1_180nm",
@@ -792,6 +793,31 @@ def _hardware_from(base: Path | None, output: Path) -> dict:
     return hardware
 
 
+LAYER_HARDWARE = ("readout", "encoding", "summing_gain")  # a weighted layer's circuit choices, not the model's
+
+
+def carry_layer_hardware(layers: list[dict], base_layers: Any) -> list[dict]:
+    """The imported layers with a base network's per-layer circuit choices (readout, encoding, summing gain), where
+    the two networks' weighted layers match one for one (types and sizes, in order); otherwise unchanged."""
+    def weighted(items):
+        return [item for item in items if isinstance(item, dict) and item.get("type") in WEIGHTED_NAMES]
+
+    def model_part(item):
+        try:
+            return LAYER.validate_python({k: v for k, v in item.items() if k not in LAYER_HARDWARE}).model_dump(
+                exclude={"name"})
+        except ValidationError:
+            return None
+
+    ours, theirs = weighted(layers), weighted(base_layers if isinstance(base_layers, list) else [])
+    if len(ours) != len(theirs) or any(model_part(a) is None or model_part(a) != model_part(b)
+                                       for a, b in zip(ours, theirs)):
+        return layers
+    for layer, base in zip(ours, theirs):
+        layer.update({key: base[key] for key in LAYER_HARDWARE if key in base})
+    return layers
+
+
 def _generator_output(base_data: Any) -> Shape | None:
     """The output shape of a base file's generator: the discriminator's input when only that is imported."""
     try:
@@ -856,6 +882,9 @@ def import_architecture(output: Path, *, gan: Any = None, generator: Any = None,
                                       source=sources["discriminator"],
                                       skip_unsupported=skip_unsupported)
         networks["discriminator"], left_out["discriminator"] = imported.network(), imported.left_out
+    for network, content in networks.items():
+        if isinstance(base_data, dict) and isinstance(base_data.get(network), dict):
+            carry_layer_hardware(content["layers"], base_data[network].get("layers"))
     for network in ("generator", "discriminator"):
         if network not in networks:
             if not isinstance(base_data, dict) or not isinstance(base_data.get(network), dict):

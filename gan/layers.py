@@ -90,7 +90,7 @@ class CrossbarLayer(nn.Module):
                  generator: torch.Generator, refresh_writes: int = 1):
         super().__init__()
         self.plan = plan
-        self.periphery = periphery
+        self.periphery = periphery.for_layer(plan)
         self.driver = driver
         self.read_gain = driver.gain if driver else 1.0
         # Inputs within the driver's bound never reach its limit (the network guarantees them): skip the clip.
@@ -108,7 +108,7 @@ class CrossbarLayer(nn.Module):
         self.writes_since_solve = 0
         self._tracked_inputs: list[torch.Tensor] = []
         # Row splits clip one by one only where a tile's readout clips; otherwise one whole product is exact.
-        self.readout_clips = periphery.output_clip(plan.encoding, plan.readout) is not None
+        self.readout_clips = self.periphery.output_clip(plan.encoding, plan.readout) is not None
         self._reaches_clip: tuple[tuple, bool] | None = None  # (device read it holds for, whether a tile clips)
         self._build_split_index()
         membership = torch.zeros(plan.weight_rows, len(plan.row_splits))

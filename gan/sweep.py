@@ -18,7 +18,7 @@ import torch
 from amdcgan.errors import UserError
 from amdcgan.fileio import write_json_atomic, write_text_atomic
 from amdcgan.hdl.mapping import plan_tiles
-from amdcgan.hdl.spec import Architecture
+from amdcgan.hdl.spec import MAX_SUMMING_GAIN, Architecture
 
 from .config import GanConfig
 from .plots import load_samples, save_quality_plot, save_samples, save_sweep_grid
@@ -223,11 +223,25 @@ ReadPower = Callable[[Architecture, Path], dict]
 
 def wired_architecture(architecture: Architecture, tile_rows: int, wire_ohm: float) -> Architecture:
     """The architecture on tiles of `tile_rows` rows (its own tiles at its own size, square ones otherwise), with
-    `wire_ohm` per cell segment on rows and columns alike."""
-    tiles = architecture.tiles if tile_rows == architecture.tiles.max_rows else \
-        architecture.tiles.model_copy(update={"max_rows": tile_rows, "max_columns": tile_rows})
+    `wire_ohm` per cell segment on rows and columns alike.
+
+    A layer that sets its own summing gain gets it scaled by the change of rows per tile: a load readout's column is
+    a mean over its tile's rows, so the summed partials of a layer of R rows in tiles of N scale as R / N (their
+    common part) and sqrt(R) / N (their random part), and a gain proportional to N keeps the layer's output scale."""
+    if tile_rows == architecture.tiles.max_rows:
+        tiles, networks = architecture.tiles, {}
+    else:
+        tiles = architecture.tiles.model_copy(update={"max_rows": tile_rows, "max_columns": tile_rows})
+        networks = {name: _scaled_gains(network, tile_rows / architecture.tiles.max_rows)
+                    for name, network in architecture.networks().items()}
     periphery = architecture.periphery.model_copy(update={"row_wire_ohm": wire_ohm, "column_wire_ohm": wire_ohm})
-    return architecture.model_copy(update={"tiles": tiles, "periphery": periphery})
+    return architecture.model_copy(update={"tiles": tiles, "periphery": periphery, **networks})
+
+
+def _scaled_gains(network, factor: float):
+    layers = [layer.model_copy(update={"summing_gain": min(layer.summing_gain * factor, MAX_SUMMING_GAIN)})
+              if getattr(layer, "summing_gain", None) else layer for layer in network.layers]
+    return network.model_copy(update={"layers": layers})
 
 
 def _stale_change(run_dir: Path) -> float | None:

@@ -226,6 +226,10 @@ class Periphery:
         """Whether the crossbars' wires have resistance (else every tile takes the ideal forms)."""
         return self.row_wire_ohm > 0 or self.column_wire_ohm > 0
 
+    def for_layer(self, plan) -> "Periphery":
+        """The periphery of one layer (its `LayerPlan`): the layer may set its own summing amplifier's gain."""
+        return self if plan.summing_gain == self.summing_gain else replace(self, summing_gain=plan.summing_gain)
+
     def ideal_wires(self) -> "Periphery":
         return replace(self, row_wire_ohm=0.0, column_wire_ohm=0.0)
 
@@ -346,7 +350,7 @@ def stage_bound(periphery: Periphery, stage, bound: float, plan=None) -> float:
     if plan is not None:
         bound = periphery.output_bound(plan.encoding, plan.readout, periphery.v_read)
         if len(plan.row_splits) > 1:
-            bound = min(periphery.summing_gain * len(plan.row_splits) * bound, periphery.rail)
+            bound = min(plan.summing_gain * len(plan.row_splits) * bound, periphery.rail)
         return bound
     if isinstance(stage, Activation):
         return periphery.activation_bound(stage.function, bound)
@@ -676,14 +680,15 @@ def encode_weights(weights: np.ndarray, cell: Cell, weight_max: float | None = N
     return Conductances(cell, *cell.encode(unit))
 
 
-def layer_outputs(rows_v: np.ndarray, layer: Conductances, row_splits, column_splits, readout: Readout,
-                  periphery: Periphery) -> np.ndarray:
-    """A whole layer's outputs (batch, columns) in volts: its tiles, each row split's partials summed."""
+def layer_outputs(rows_v: np.ndarray, layer: Conductances, plan, periphery: Periphery) -> np.ndarray:
+    """A whole layer's outputs (batch, columns) in volts: its tiles (`plan`, a LayerPlan), each row split's partials
+    summed by the layer's summing amplifier."""
     x = np.atleast_2d(rows_v)
     out = np.zeros((x.shape[0], layer.columns))
-    for c0, c1 in column_splits:
-        partials = [tile_outputs(x[:, r0:r1], *_devices(layer.block((r0, r1), (c0, c1))), layer.cell, readout,
-                                 periphery) for r0, r1 in row_splits]
+    periphery = periphery.for_layer(plan)
+    for c0, c1 in plan.column_splits:
+        partials = [tile_outputs(x[:, r0:r1], *_devices(layer.block((r0, r1), (c0, c1))), layer.cell, plan.readout,
+                                 periphery) for r0, r1 in plan.row_splits]
         out[:, c0:c1] = partials[0] if len(partials) == 1 else periphery.sum_partials(sum(partials))
     return out
 

@@ -112,6 +112,7 @@ class LayerPlan:
     output_padding: int
     encoding: WeightEncoding
     readout: Readout
+    summing_gain: float  # of the amplifier adding the row splits' partials (the layer's, else the periphery's)
     positions: int  # crossbar reads per image for one column set
     column_cycles: int  # 1, or the columns read one by one (sign crossbar)
     row_splits: tuple[Range, ...]
@@ -295,6 +296,7 @@ def _layer_plan(architecture: Architecture, network: str, weighted: LayerShape, 
         kernel=layer.kernel if conv else 0, stride=layer.stride if conv else 0,
         padding=layer.padding if conv else 0, output_padding=getattr(layer, "output_padding", 0),
         encoding=encoding, readout=readout, positions=positions,
+        summing_gain=layer.summing_gain or architecture.periphery.summing_gain,
         column_cycles=1 if differential else max(stop - start for start, stop in column_splits),
         row_splits=row_splits, column_splits=column_splits, tiles=tuple(tiles),
         stages=tuple(name for name, _ in folded),

@@ -156,12 +156,14 @@ class TransistorPeriphery:
         return self._use(circuits.ivc(self.process, name=f"ivc_{rows}", i_full_scale_a=full_scale,
                                       swing_fraction=fraction))
 
-    def adder(self, inputs: int) -> str:
+    def adder(self, inputs: int, gain: float = 1.0) -> str:
+        """An inverting adder of `inputs` inputs, each with `gain` (one input: the unity inverter)."""
         from . import circuits
 
-        gain = self.periphery.summing_gain
-        return self._use(circuits.summing_amplifier(self.process, name=f"adder_{inputs}" if inputs > 1 else "inverter",
-                                                    weights=(gain,) * inputs if inputs > 1 else (1.0,)))
+        if inputs == 1:
+            return self._use(circuits.summing_amplifier(self.process, name="inverter", weights=(1.0,)))
+        name = f"adder_{inputs}" if gain == 1.0 else f"adder_{inputs}_g" + re.sub(r"[^0-9a-z]", "p", number(gain))
+        return self._use(circuits.summing_amplifier(self.process, name=name, weights=(gain,) * inputs))
 
     def activation(self, kind: str) -> str:
         from . import circuits
@@ -294,7 +296,7 @@ def sum_lines(output: str, partials: list[str], periphery: Periphery,
     """The summing amplifier that adds row-split partials: `Periphery.sum_partials`."""
     if transistors is not None:  # an inverting adder, then an inverter
         negated = f"{output}_n"
-        return [f"x{negated} {' '.join(partials)} {negated} vdd vss {transistors.adder(len(partials))}",
+        return [f"x{negated} {' '.join(partials)} {negated} vdd vss {transistors.adder(len(partials), periphery.summing_gain)}",
                 f"x{output} {negated} {output} vdd vss {transistors.adder(1)}"]
     total = f"{number(periphery.summing_gain)}*({'+'.join(f'v({partial})' for partial in partials)})"
     return [f"b{output} {output} 0 v = {clip_expression(total, periphery.vss, periphery.vdd)}"]
@@ -445,6 +447,7 @@ def add_layer(netlist: Netlist, layer: LayerPlan, conductances: Conductances, pe
     returns the sign-column nets its tiles expose. `defined`: the crossbar subcircuits written so far."""
     prefix = _layer_prefix(layer)
     inputs = layer_inputs(layer)
+    periphery = periphery.for_layer(layer)
     netlist.add(f"* layer {prefix}: {layer.type} {layer.weight_rows}x{layer.weight_columns}, {len(layer.tiles)} "
                 f"tile(s), {layer.encoding.value}, {layer.readout.value}")
     if layer.bias:

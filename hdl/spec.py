@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = 1
+MAX_SUMMING_GAIN = 1e3  # the largest gain an architecture file may give a summing amplifier
 
 # Names reach SPICE netlists and GDS labels: letters, digits and underscores only, and never a SPICE or ngspice
 # control word, so that nothing a user writes can become a control line.
@@ -232,6 +233,10 @@ class WeightedLayer(LayerBase):
     bias: bool = True
     readout: Readout | None = Field(default=None, description="default: load memristor for convolutions, IVC for dense")
     encoding: WeightEncoding | None = Field(default=None, description="default: the architecture's weight_encoding")
+    summing_gain: float | None = Field(
+        default=None, gt=0, le=MAX_SUMMING_GAIN,
+        description="gain of the amplifier adding this layer's row-split partials; default: the periphery's",
+    )
 
 
 class Dense(WeightedLayer):
@@ -331,7 +336,8 @@ class Periphery(Strict):
         description="IVC feedback resistor; null = sized per tile so full scale (every row at the read voltage on "
         "g_on devices) just reaches the output swing",
     )
-    summing_gain: float = Field(default=1.0, gt=0, le=1e3, description="gain of the amplifier adding row-split partials")
+    summing_gain: float = Field(default=1.0, gt=0, le=MAX_SUMMING_GAIN,
+                                description="gain of the amplifier adding row-split partials")
     read_voltage_v: float | None = Field(
         default=None, gt=0, le=100,
         description="full-scale row read voltage; null = the device's v_read_v. Row drivers scale every layer's "

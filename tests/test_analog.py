@@ -83,11 +83,22 @@ def convert_float_dcgan(architecture, variability: torch.Generator) -> dict[str,
     bound = rail
     for name, input_shape in (("generator", None), ("discriminator", (1, 28, 28))):
         float_network = build_network(architecture, plan.network(name), tile=False)
-        converted[name], report = convert(float_network, architecture, input_shape=input_shape, input_bound=bound,
+        hardware = Hardware.load(architecture).model_copy(update={"summing_gain": own_summing_gains(
+            architecture, name, float_network)})
+        converted[name], report = convert(float_network, hardware, input_shape=input_shape, input_bound=bound,
                                           generator=variability)
         assert report.bounds_traced and not report.digital
         bound = max(1.0, report.output_bound)
     return converted
+
+
+def own_summing_gains(architecture, network: str, float_network) -> dict[str, float]:
+    """The summing gains the architecture file gives its layers, by the float network's module names."""
+    gains = {layer.name: layer.summing_gain for layer in architecture.networks()[network].layers
+             if getattr(layer, "summing_gain", None)}
+    return {f"stages.{index}": gains[name.removesuffix("_rail")] for index, (name, module)
+            in enumerate(zip(float_network.names, float_network.stages))
+            if name.removesuffix("_rail") in gains and isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))}
 
 
 def program_alike(tile_network: nn.Module, analog_network: nn.Module) -> None:

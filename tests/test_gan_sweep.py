@@ -172,3 +172,35 @@ def test_wire_sweep_refuses_bad_points_before_any_training(small_arch, tmp_path)
     with pytest.raises(UserError, match="finite"):
         wire_sweep(small_arch, tmp_path, [float("inf")], [16], make_config(**QUICK))
     assert not any(tmp_path.iterdir())
+
+
+def test_tile_size_sweeps_keep_a_layers_output_scale_by_scaling_its_own_summing_gain():
+    # The reference's deconv2 sums 13 load-readout tiles with gain 13. On 32-row tiles the same weights and inputs
+    # give outputs of about the same scale once the gain follows the rows per tile (13 x 32 / 128); kept at 13 they
+    # would be about 4 times larger (51 partial means, each of 32 rows).
+    import torch
+
+    from amdcgan.gan.layers import build_network
+    from amdcgan.gan.sweep import wired_architecture
+    from amdcgan.hdl.loader import load_architecture
+    from amdcgan.hdl.mapping import plan_tiles
+    from pathlib import Path
+
+    reference = load_architecture(Path(__file__).resolve().parents[1] / "examples" / "am_dcgan_mnist.yaml")
+    seeded = torch.Generator().manual_seed(7)
+    weights = 0.05 * torch.randn(64 * 25 + 1, 1, generator=seeded)
+    x = torch.rand(16, 64, 14, 14, generator=seeded)  # ReLU outputs, in units of V_r
+
+    def output_std(architecture) -> float:
+        layer = build_network(architecture, plan_tiles(architecture).network("generator"), tile=True).crossbars()[
+            "deconv2"]
+        layer.program(weights)
+        with torch.no_grad():
+            return float(layer(x).std())
+
+    small = wired_architecture(reference, 32, 0.0)
+    assert {layer.name: layer.summing_gain for layer in plan_tiles(small).layers()}["deconv2"] == 13 * 32 / 128
+    ratio = output_std(small) / output_std(reference)
+    assert 0.6 <= ratio <= 1.6, ratio
+    unscaled = small.model_copy(update={"generator": reference.generator})
+    assert output_std(unscaled) / output_std(reference) > 2.5

@@ -255,3 +255,18 @@ def test_onnx_missing_is_one_message(tmp_path, monkeypatch, capsys):
     path.write_bytes(b"\x08\x07")
     code, text = run(["import", "--discriminator", path, "--base", SMALL, "-o", tmp_path / "x.yaml"], capsys)
     assert code == 2 and "pip install 'amdcgan[onnx]'" in text
+
+
+def test_a_base_files_layer_circuit_choices_carry_over_only_to_the_same_layers():
+    from amdcgan.gan.importer import carry_layer_hardware
+
+    base = [{"type": "dense", "name": "a", "units": 8, "readout": "load_memristor"},
+            {"type": "activation", "name": "r", "function": "relu"},
+            {"type": "dense", "name": "b", "units": 1, "summing_gain": 4.0}]
+    same = [{"type": "dense", "name": "x", "units": 8}, {"type": "dense", "name": "y", "units": 1}]
+    assert carry_layer_hardware([dict(layer) for layer in same], base) == [
+        {"type": "dense", "name": "x", "units": 8, "readout": "load_memristor"},
+        {"type": "dense", "name": "y", "units": 1, "summing_gain": 4.0}]
+    wider = [{"type": "dense", "name": "x", "units": 9}, {"type": "dense", "name": "y", "units": 1}]
+    assert carry_layer_hardware([dict(layer) for layer in wider], base) == wider
+    assert carry_layer_hardware([dict(layer) for layer in same], base[:1]) == same

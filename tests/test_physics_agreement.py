@@ -95,8 +95,7 @@ def numpy_layer(layer, layer_plan, x: torch.Tensor, device, periphery: Periphery
     driven = periphery.drive_rows(rows, layer.read_gain)
     if layer_plan.bias:
         driven[..., -1] = periphery.v_read  # the bias row is driven at V_r
-    outputs = layer_outputs(driven.reshape(-1, driven.shape[-1]), conductances, layer_plan.row_splits,
-                            layer_plan.column_splits, layer_plan.readout, circuit or periphery)
+    outputs = layer_outputs(driven.reshape(-1, driven.shape[-1]), conductances, layer_plan, circuit or periphery)
     return (outputs / periphery.v_read).reshape(x.shape[0], -1, layer_plan.weight_columns), rows
 
 
@@ -320,8 +319,7 @@ def test_accelerator_bench_with_run_weights_equals_the_layer_model(tmp_path, arc
     for layer in plan_tiles(architecture).layers():
         inputs = bench_inputs(layer.weight_rows - (1 if layer.bias else 0), periphery)
         rows_v = np.append(inputs, periphery.v_read) if layer.bias else inputs
-        model = layer_outputs(rows_v[None], layers[f"{layer.network}.{layer.name}"], layer.row_splits,
-                              layer.column_splits, layer.readout, periphery)[0]
+        model = layer_outputs(rows_v[None], layers[f"{layer.network}.{layer.name}"], layer, periphery)[0]
         swept = np.array([vectors[f"v({name})"] for name in layer_outputs_nets(layer)])
         spice = swept[np.arange(layer.weight_columns), column_read_steps(layer)]
         assert relative_error(spice, model) <= LAYER_TOLERANCE, f"{layer.network}.{layer.name}"
@@ -345,13 +343,53 @@ def test_summing_amplifier_clips_at_the_supplies_as_the_model_does(tmp_path):
     clipped = 0
     for layer in (layer for layer in plan_tiles(architecture).layers() if len(layer.row_splits) > 1):
         rows_v = np.append(bench_inputs(layer.weight_rows - 1, periphery), periphery.v_read)
-        model = layer_outputs(rows_v[None], layers[f"{layer.network}.{layer.name}"], layer.row_splits,
-                              layer.column_splits, layer.readout, periphery)[0]
+        model = layer_outputs(rows_v[None], layers[f"{layer.network}.{layer.name}"], layer, periphery)[0]
         swept = np.array([vectors[f"v({name})"] for name in layer_outputs_nets(layer)])
         spice = swept[np.arange(layer.weight_columns), column_read_steps(layer)]
         assert relative_error(spice, model) <= LAYER_TOLERANCE
         clipped += int(np.sum(np.isclose(np.abs(model), periphery.vdd)))
     assert clipped > 0
+
+
+@pytest.mark.spice
+def test_a_layers_own_summing_gain_reaches_netlist_numpy_and_torch(tmp_path):
+    # Two row-split layers set their own summing amplifier's gain (one below 1, one above; the others keep the
+    # periphery's 1): ngspice's bench, hdl's numpy model and the GAN's torch layer all take each layer's own.
+    text = SPICE_ARCHITECTURES["odd_system"].read_text()
+    text = text.replace("name: deconv1, filters: 1,", "name: deconv1, summing_gain: 0.5, filters: 1,")
+    text = text.replace("readout: load_memristor}", "readout: load_memristor, summing_gain: 3}")
+    source = tmp_path / "gains.yaml"
+    source.write_text(text.replace("name: odd_system", "name: gains"))
+    architecture = load_architecture(source)
+    layers_plan = {layer.name: layer for layer in plan_tiles(architecture).layers()}
+    assert {name: layer.summing_gain for name, layer in layers_plan.items() if len(layer.row_splits) > 1} == \
+        {"deconv1": 0.5, "conv1": 1.0, "dense2": 3.0}
+    run, layers = _write_run(tmp_path, architecture)
+    path = tmp_path / "gains.cir"
+    assert main(["netlist", str(source), "-o", str(path), "--bench", "--weights", str(run)]) == 0
+    vectors = run_netlist(path.read_text(), "gains", timeout_s=200)
+    periphery = Periphery.of(architecture)
+    for name in ("deconv1", "dense2"):
+        layer = layers_plan[name]
+        rows_v = np.append(bench_inputs(layer.weight_rows - 1, periphery), periphery.v_read)
+        model = layer_outputs(rows_v[None], layers[f"{layer.network}.{name}"], layer, periphery)[0]
+        unity = layer_outputs(rows_v[None], layers[f"{layer.network}.{name}"], replace(layer, summing_gain=1.0),
+                              periphery)[0]
+        assert relative_error(model, unity) > 0.3  # the gain changes what the layer computes
+        swept = np.array([vectors[f"v({net_name})"] for net_name in layer_outputs_nets(layer)])
+        spice = swept[np.arange(layer.weight_columns), column_read_steps(layer)]
+        assert relative_error(spice, model) <= LAYER_TOLERANCE, name
+    dense2 = layers_plan["dense2"]
+    network = build_network(architecture, plan_tiles(architecture).network("discriminator"), tile=True).double()
+    crossbar = network.crossbars()["dense2"]
+    seeded = torch.Generator().manual_seed(4)
+    crossbar.program(0.1 * torch.randn(crossbar.weight.shape, generator=seeded, dtype=torch.float64))
+    x = torch.rand(3, *dense2.input_shape, generator=seeded, dtype=torch.float64)
+    with torch.no_grad():
+        ours = crossbar(x).numpy()
+    expected, _ = numpy_layer(crossbar, dense2, x, architecture.device, periphery)
+    assert crossbar.periphery.summing_gain == 3.0
+    np.testing.assert_allclose(ours, expected[:, 0], rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.spice
@@ -475,8 +513,7 @@ def test_in_situ_writes_refresh_the_wires_every_k_rounds(architectures):
     main, second = (part.double().numpy() for part in layer.devices.conductances())
     driven = layer.drive(x).flatten(1).numpy() * layer.v_read
     rows = np.concatenate([driven, np.full((len(driven), 1), layer.v_read)], 1)  # the bias row at V_r
-    expected = layer_outputs(rows, Conductances(layer.cell, main, second), layer.plan.row_splits,
-                             layer.plan.column_splits, layer.plan.readout, Periphery.of(arch)) / layer.v_read
+    expected = layer_outputs(rows, Conductances(layer.cell, main, second), layer.plan, Periphery.of(arch)) / layer.v_read
     with torch.no_grad():
         ours = layer(x).numpy()
     assert np.abs(ours - expected).max() <= 1e-6 * np.abs(expected).max()
