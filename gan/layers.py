@@ -102,6 +102,7 @@ class CrossbarLayer(nn.Module):
         self.cell = self.devices.cell
         self._read: tuple[torch.Tensor, ...] | None = None
         self._matrix: tuple[tuple, tuple] | None = None  # (the device read it holds for, `_read_state`)
+        self._main_slope_cache: tuple[tuple, torch.Tensor] | None = None
         self.wired, self.refresh_writes = periphery.wired, refresh_writes
         self.tiles = [(rows, columns) for rows in plan.row_splits for columns in plan.column_splits]
         self._factors: tuple | None = None  # the wire factors of every tile from the last solve, as one matrix
@@ -224,27 +225,36 @@ class CrossbarLayer(nn.Module):
         """The effective matrix of the devices as they read, without gradients; kept until they change."""
         return self._read_state()[0]
 
-    def _read_state(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """(effective matrix, column gains per tile, their slopes in the tile's column sums) of the devices as
-        they read; the gains only for a sign crossbar on ideal wires (for `_SignCrossbarMatrix`)."""
+    def _read_state(self) -> tuple[torch.Tensor, "_SignCrossbarSlopes | None"]:
+        """(effective matrix, its gradient's factors) of the devices as they read; the factors only for a sign
+        crossbar on ideal wires (for `_SignCrossbarMatrix` and `_SignCrossbarProduct`)."""
         if self._read is not None and self._matrix is not None:
             (read, factors, dtype), state = self._matrix
             if read is self._read and factors is self._factors and dtype == self.weight.dtype:
                 return state
         with torch.no_grad():
             matrix = self.effective()
-        gains = slopes = None
+        slopes = None
         if not (self.cell.differential or self.wired):
-            tiles = self.row_tile if len(self.plan.row_splits) > 1 else None
-            main = self._read[0]
-            with torch.enable_grad():  # a column's gain depends on its own sum alone: the slopes are elementwise
-                sums = tile_column_sums(main, tiles).requires_grad_()
-                gains = tile_column_gains(main, self.plan.readout, self.periphery, tiles, sums)[1]
-                (slopes,) = torch.autograd.grad(gains, sums, torch.ones_like(gains))
-            gains = gains.detach()
-        state = (matrix, gains, slopes)
+            slopes = _SignCrossbarSlopes.of(self)
+        state = (matrix, slopes)
         self._matrix = ((self._read, self._factors, self.weight.dtype), state)
         return state
+
+    def _main_slopes(self, weight: torch.Tensor) -> torch.Tensor:
+        """d(main)/du of the continuous encoding (u = weight / w_max; `main_scale` holds the 1 / w_max) at `weight`:
+        it depends on the weights' signs alone, so it is kept until `weight` changes."""
+        key = (weight.data_ptr(), weight._version, weight.dtype)
+        if self._main_slope_cache is None or self._main_slope_cache[0] != key:
+            self._main_slope_cache = (key, self.cell.continuous_slopes(weight)[0])
+        return self._main_slope_cache[1]
+
+    def _fused_product(self) -> bool:
+        """Whether a gradient pass can take `_SignCrossbarProduct`: a dense sign crossbar on ideal wires, one row
+        tile, no tile reaching its clip, the weights trained."""
+        return (self.plan.type == "dense" and len(self.plan.row_splits) == 1 and not self.cell.differential
+                and not self.wired and torch.is_grad_enabled() and self.weight.requires_grad
+                and not self.tiles_reach_clip(self.read_matrix()))
 
     def _load_from_state_dict(self, *args, **kwargs):
         self._read = self._matrix = self._factors = None
@@ -328,6 +338,8 @@ class CrossbarLayer(nn.Module):
         return self.periphery.sum_partials(total, self.v_read)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._fused_product():
+            return _SignCrossbarProduct.apply(self.drive(x).flatten(1), self.weight, self)
         rows, matrix = self.drive(x), self.matrix()
         if self.wired and self.track_reads:
             self._tracked_inputs.append(x.detach())  # for `wire_staleness` on the same inputs
@@ -401,34 +413,88 @@ class CrossbarLayer(nn.Module):
         return out.view(out.shape[0], splits, columns, *out.shape[2:])
 
 
+@dataclasses.dataclass(frozen=True)
+class _SignCrossbarSlopes:
+    """What a sign crossbar's weight gradient needs of one device state (ideal wires), in weight units: with G the
+    magnitudes, S = s G and K each column's gain over its tile's sums T, E = S K; dE/dS = K, and through T,
+    dL/dG = (dK/dT) sum over the tile of dL/dE S. The continuous encoding's slopes turn S and G into the weight."""
+
+    signed: torch.Tensor  # S (rows, columns)
+    gains: torch.Tensor  # K (tiles, columns)
+    signed_scale: torch.Tensor  # dL/dw per unit dL/dE through S: K dS/dw, per row ((1, columns) for one tile)
+    main_scale: torch.Tensor  # dK/dT per unit of weight, (tiles, columns)
+    tiles: torch.Tensor | None  # each row's tile; None for one tile
+
+    @classmethod
+    def of(cls, layer: "CrossbarLayer") -> "_SignCrossbarSlopes":
+        tiles = layer.row_tile if len(layer.plan.row_splits) > 1 else None
+        main, signed = layer._read[0], layer._read[2]
+        with torch.enable_grad():  # a column's gain depends on its own sum alone: the slopes are elementwise
+            sums = tile_column_sums(main, tiles).requires_grad_()
+            gains = tile_column_gains(main, layer.plan.readout, layer.periphery, tiles, sums)[1]
+            (slopes,) = torch.autograd.grad(gains, sums, torch.ones_like(gains))
+        gains, unit_max = gains.detach(), layer.devices.model.weight_max
+        slope_signed = layer.cell.continuous_slopes(layer.weight.detach())[1]  # g_on: the same for every weight
+        scale = gains * (slope_signed / unit_max)
+        return cls(signed, gains, scale if tiles is None else scale.index_select(0, tiles), slopes / unit_max, tiles)
+
+    def weight_gradient(self, grad: torch.Tensor, weighted: torch.Tensor, main_slopes: torch.Tensor,
+                        signed_part: torch.Tensor | None = None) -> torch.Tensor:
+        """dL/dw from dL/dE (`grad`) and the tiles' sums of dL/dE S (`weighted`); `signed_part`: grad times
+        `signed_scale` when already formed."""
+        d_main = weighted * self.main_scale
+        if self.tiles is not None:
+            d_main = d_main.index_select(0, self.tiles)
+        out = grad * self.signed_scale if signed_part is None else signed_part
+        return out.addcmul_(main_slopes, d_main)
+
+
 class _SignCrossbarMatrix(torch.autograd.Function):
-    """A sign crossbar's effective matrix E = s G K (ideal wires): its value from the devices as they read, its
-    gradient that of `CrossbarLayer.effective` (the continuous encoding's slopes at `weight`, the devices' values
-    elsewhere) in a few passes over the matrix instead of an autograd graph of a dozen. With G the magnitudes,
-    S = s G and K each column's gain over its tile's sums T: dE/dS = K, and through T, dL/dG = (dK/dT) sum over
-    the tile of dL/dE S."""
+    """A sign crossbar's effective matrix (ideal wires): its value from the devices as they read, its gradient that
+    of `CrossbarLayer.effective` (the continuous encoding's slopes at `weight`, the devices' values elsewhere) in a
+    few passes over the matrix instead of an autograd graph of a dozen (`_SignCrossbarSlopes`)."""
 
     @staticmethod
     def forward(ctx, weight: torch.Tensor, layer: "CrossbarLayer") -> torch.Tensor:
-        matrix, ctx.gains, ctx.slopes = layer._read_state()
-        ctx.layer, ctx.signed = layer, layer._read[2]  # the devices as this forward read them, written or not since
+        matrix, ctx.slopes = layer._read_state()  # the devices as this forward read them, written or not since
+        ctx.layer = layer
         ctx.save_for_backward(weight)
         return matrix
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (weight,) = ctx.saved_tensors
-        layer, gains, slopes, signed = ctx.layer, ctx.gains, ctx.slopes, ctx.signed
-        tiles = layer.row_tile if len(layer.plan.row_splits) > 1 else None
-        weighted = (grad * signed).sum(0, keepdim=True) if tiles is None else \
-            grad.new_zeros(gains.shape).index_add_(0, tiles, grad * signed)
-        unit_max = layer.devices.model.weight_max
-        slope_main, slope_signed = layer.cell.continuous_slopes(weight)  # slopes in u = weight / unit_max
-        scale = gains * (slope_signed / unit_max)  # small: folded before it meets the matrix
-        d_main = weighted * slopes / unit_max
-        if tiles is not None:
-            scale, d_main = scale.index_select(0, tiles), d_main.index_select(0, tiles)
-        return torch.addcmul(grad * scale, slope_main, d_main), None
+        slopes = ctx.slopes
+        products = grad * slopes.signed
+        weighted = products.sum(0, keepdim=True) if slopes.tiles is None else \
+            grad.new_zeros(slopes.gains.shape).index_add_(0, slopes.tiles, products)
+        return slopes.weight_gradient(grad, weighted, ctx.layer._main_slopes(weight)), None
+
+
+class _SignCrossbarProduct(torch.autograd.Function):
+    """A dense sign crossbar of one row tile on ideal wires, whose outputs reach no clip: y = x E, with the weight
+    gradient formed without dL/dE's own matrix pass. dL/dE = x^T g, so its part through S is x^T (g K') (one product,
+    as torch's own layer takes), and its column sums against S are sum_n g y / K (E = S K): no pass over the matrix
+    but the last."""
+
+    @staticmethod
+    def forward(ctx, rows: torch.Tensor, weight: torch.Tensor, layer: "CrossbarLayer") -> torch.Tensor:
+        matrix, slopes = layer._read_state()
+        out = layer._whole(rows, matrix)
+        ctx.layer, ctx.matrix, ctx.slopes, ctx.out = layer, matrix, slopes, out.detach().clone()
+        ctx.save_for_backward(rows, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        rows, weight = ctx.saved_tensors
+        layer, matrix, slopes = ctx.layer, ctx.matrix, ctx.slopes
+        grad_rows = grad @ matrix[: layer.inputs].t() if ctx.needs_input_grad[0] else None
+        scaled = grad * slopes.signed_scale
+        inputs = torch.cat([rows, rows.new_ones(rows.shape[0], 1)], 1) if layer.plan.bias else rows
+        weighted = (torch.linalg.vecdot(grad, ctx.out, dim=0) / slopes.gains[0])[None]
+        weight_grad = slopes.weight_gradient(grad, weighted, layer._main_slopes(weight), inputs.t() @ scaled)
+        return grad_rows, weight_grad, None
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -205,6 +205,37 @@ def test_continuous_slopes_are_the_derivatives_of_the_continuous_encoding(small_
 
 
 @pytest.mark.parametrize("readout", list(Readout))
+def test_the_fused_dense_product_equals_autograd_through_the_readout(small_arch, readout):
+    """`_SignCrossbarProduct` (a dense sign crossbar of one row tile) against the same layer computed through the
+    autograd graph of `effective`: same outputs, same gradients for the weights and the inputs."""
+    arch = tiny_tiles(small_arch, max_rows=512, max_columns=64, encoding=WeightEncoding.sign_crossbar)
+    arch = arch.model_copy(update={name: network.model_copy(update={"layers": [
+        layer.model_copy(update={"readout": readout}) if isinstance(layer, WEIGHTED_TYPES) else layer
+        for layer in network.layers]}) for name, network in arch.networks().items()})
+    devices = device_model(arch, levels=16, variability=0.3, weight_max=0.1)
+    checked = 0
+    for network_plan in plan_tiles(arch).networks:
+        network = build_network(arch, network_plan, tile=True, devices=devices).double()
+        for name, layer in network.crossbars().items():
+            if layer.plan.type != "dense":
+                continue
+            layer.program(0.05 * torch.randn(layer.weight.shape, dtype=torch.float64))
+            x = torch.randn(5, *layer.plan.input_shape, dtype=torch.float64, requires_grad=True)
+            probe = torch.randn(5, layer.plan.weight_columns, dtype=torch.float64)
+            fused = layer(x)
+            assert type(fused.grad_fn).__name__ == "_SignCrossbarProductBackward", name
+            fused_grads = torch.autograd.grad((fused * probe).sum(), (layer.weight, x))
+            layer._fused_product, layer.matrix = (lambda: False), layer.effective  # the plain autograd graph
+            graph = layer(x)
+            graph_grads = torch.autograd.grad((graph * probe).sum(), (layer.weight, x))
+            torch.testing.assert_close(fused, graph, rtol=1e-12, atol=0, msg=name)
+            for ours, expected in zip(fused_grads, graph_grads):
+                torch.testing.assert_close(ours, expected, rtol=1e-9, atol=1e-12 * expected.abs().max(), msg=name)
+            checked += 1
+    assert checked >= 2
+
+
+@pytest.mark.parametrize("readout", list(Readout))
 @pytest.mark.parametrize("max_rows", [7, 512])
 def test_the_fast_sign_crossbar_gradient_equals_autograd_through_the_readout(small_arch, readout, max_rows):
     """`_SignCrossbarMatrix` (value from the devices, gradient in a few passes) against the autograd graph of
