@@ -91,19 +91,22 @@ def describe(
         for name, layer in content["layers"].items()
     ]
     structure = Table(title=f"{summary['architecture']}: crossbar layers")
-    for header in ("layer", "type", "matrix", "tile grid", "tiles", "memristors", "cycles/image"):
-        structure.add_column(header, justify="left" if header in ("layer", "type") else "right")
+    for header in ("layer", "type", "matrix", "tile grid", "tiles", "readout", "sum gain", "memristors",
+                   "cycles/image"):
+        structure.add_column(header, justify="left" if header in ("layer", "type", "readout") else "right")
     for label, layer in layers:
+        gain = f"{layer['summing_gain']:g}" if layer["tile_grid"][0] > 1 else "-"  # one row tile: nothing to add
         structure.add_row(
             label, layer["type"], "x".join(map(str, layer["weight_matrix"])), "x".join(map(str, layer["tile_grid"])),
-            f"{layer['tiles']:,}", f"{layer['memristors']['total']:,}", f"{layer['cycles_per_image']:,}",
+            f"{layer['tiles']:,}", layer["readout"], gain, f"{layer['memristors']['total']:,}",
+            f"{layer['cycles_per_image']:,}",
         )
     for network, content in summary["networks"].items():
         total = content["total"]
-        structure.add_row(f"{network} total", "", "", "", f"{total['tiles']:,}", f"{total['memristors']['total']:,}",
-                          f"{total['cycles_per_image']:,}", style="bold")
+        structure.add_row(f"{network} total", "", "", "", f"{total['tiles']:,}", "", "",
+                          f"{total['memristors']['total']:,}", f"{total['cycles_per_image']:,}", style="bold")
     total = summary["total"]
-    structure.add_row("accelerator", "", "", "", f"{total['tiles']:,}", f"{total['memristors']['total']:,}",
+    structure.add_row("accelerator", "", "", "", f"{total['tiles']:,}", "", "", f"{total['memristors']['total']:,}",
                       f"{total['cycles_per_image']:,}", style="bold")
     console.print(structure)
     circuits = Table(title="peripheral circuits per layer (G = generator, D = discriminator)")

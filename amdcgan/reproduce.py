@@ -700,7 +700,8 @@ def wire_verdict(summary: dict) -> Verdict:
 
 def wire_section(summary: dict, quick: bool) -> Section:
     how = ("the in-situ run's trained circuit (its own tiles) read through each wire resistance" if quick else
-           "one in-situ run per tile size on ideal wires, each read through every wire resistance")
+           "one in-situ run per tile size on ideal wires, each read through every wire resistance; a layer's own "
+           "summing gain scales with the rows per tile, which keeps its output scale")
     rows = [[p["tile_rows"], p["wire_ohm"], round(p["fid"], 1), p["classes"], f"{p['output_change']:.1%}",
              f"{p['read_power_w']:.3g}", f"{p['read_power_ideal_wires_w']:.3g}"] for p in summary["points"]]
     return Section(

@@ -183,6 +183,7 @@ class HardwareGraph:
                         "tile_grid": [len(layer.row_splits), len(layer.column_splits)],
                         "encoding": layer.encoding.value,
                         "readout": layer.readout.value,
+                        "summing_gain": layer.summing_gain,
                         "folded_layers": list(layer.stages),
                         **self.counts(network.name, layer.name).as_dict(),
                     }
