@@ -53,8 +53,8 @@ def save_digit_grid(images: torch.Tensor, path: Path, columns: int = 8, gap: int
 
 
 def save_samples(images: torch.Tensor, stem: Path) -> dict[str, Path]:
-    """A batch of samples as its raw array (STEM.npy: N x 1 x H x W, float32 in [-1, 1]) and its undecorated grid
-    (STEM_grid.png)."""
+    """A batch of samples (images: `data.as_images`) as its raw array (STEM.npy: N x 1 x H x W, float32 in [-1, 1])
+    and its undecorated grid (STEM_grid.png)."""
     buffer = io.BytesIO()
     np.save(buffer, images.detach().cpu().float().numpy())
     return {"npy": write_bytes_atomic(stem.with_name(stem.name + ".npy"), buffer.getvalue()),

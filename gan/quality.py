@@ -20,7 +20,7 @@ import torch
 
 from amdcgan.errors import UserError
 from amdcgan.gan.classifier import DigitClassifier, load_classifier
-from amdcgan.gan.data import IMAGE_SIDE, NUM_CLASSES, load_mnist
+from amdcgan.gan.data import IMAGE_SIDE, NUM_CLASSES, as_images, load_mnist
 
 # A digit class counts as generated when at least 5% of the images (half its fair share) are predicted as it.
 # Not less: the classifier files up to 2% of one real digit class under another, and a set of real threes must
@@ -95,7 +95,7 @@ def _checked_images(images: torch.Tensor, role: str) -> torch.Tensor:
         raise UserError(f"scoring needs at least 2 {role} images to estimate a covariance, got {len(images)}")
     if not torch.isfinite(images).all():
         raise UserError(f"{role} images contain NaN or infinite pixels (did training diverge?)")
-    return images.float().clamp(-1.0, 1.0)
+    return as_images(images.float())
 
 
 @torch.inference_mode()

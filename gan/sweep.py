@@ -21,6 +21,7 @@ from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.spec import MAX_SUMMING_GAIN, Architecture
 
 from .config import GanConfig
+from .data import as_images
 from .plots import load_samples, save_quality_plot, save_samples, save_sweep_grid
 from .train import run_point
 
@@ -190,7 +191,7 @@ def programming_sweep(architecture: Architecture, out_dir: str | Path, parameter
     plan_generator = plan_tiles(architecture).network("generator")
     points, rows = [], []
     with torch.no_grad():
-        ideal_images = ideal_generator.eval()(noise)
+        ideal_images = as_images(ideal_generator.eval()(noise))
         baseline = {**{key: value for key, value in scorer.score(ideal_images).items() if key != "class_histogram"},
                     "untrained_fid": None}
         for value in values:
@@ -200,7 +201,7 @@ def programming_sweep(architecture: Architecture, out_dir: str | Path, parameter
                                      activation_tables=point.activation_tables,
                                      generator=torch.Generator().manual_seed(point.seed + 1))
             transfer(ideal_generator, hardware)
-            images = hardware.eval()(noise)
+            images = as_images(hardware.eval()(noise))
             quality = scorer.score(images)
             points.append({"value": value, **{key: quality[key] for key in ("fid", "classes", "confidence")},
                            "untrained_fid": None,
@@ -425,10 +426,10 @@ def _read_through_wires(architecture: Architecture, run_dir: Path, rows: int, wi
     measured = []
     with torch.no_grad():
         generator.eval()
-        ideal_images = generator(noise)  # as trained: ideal wires
+        ideal_images = as_images(generator(noise))  # as trained: ideal wires
         for ohm in wire_ohms:
             read_through_wires(generator, ohm, ohm)
-            images = generator(noise)
+            images = as_images(generator(noise))
             quality = scorer.score(images)
             change = float((images - ideal_images).norm() / ideal_images.norm().clamp_min(1e-12))
             measured.append((run_dir, {**{key: quality[key] for key in ("fid", "classes", "confidence")},

@@ -27,6 +27,7 @@ from amdcgan.hdl.mapping import plan_tiles
 from amdcgan.hdl.spec import Architecture
 
 from .config import GanConfig
+from .data import as_images
 from .devices import DeviceModel, merge_stats
 from .layers import Network, build_network, initialise, restore_wire_solves, transfer, wire_solves
 from .plots import save_sample_grid, save_samples
@@ -246,7 +247,7 @@ class Run:
     @torch.no_grad()
     def samples(self, network: Network) -> torch.Tensor:
         network.eval()
-        images = network(self.fixed_noise).cpu()
+        images = as_images(network(self.fixed_noise)).cpu()
         network.train()
         return images
 

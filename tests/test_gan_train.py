@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -118,6 +119,29 @@ def test_run_files(small_arch, tmp_path):
     for name in ("metrics.csv", "metrics.json", "update_stats.json", "summary.json", "samples_epoch001.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "metrics.csv").read_text().splitlines()[0].startswith("epoch,update_rounds")
+
+
+def test_saved_samples_are_the_outputs_read_as_images(small_arch, tmp_path, monkeypatch):
+    # A generator whose outputs leave the digits' range (+-V_r): the saved array holds them as images, at the
+    # darkest and brightest pixel, the same values the scorer reads.
+    from amdcgan.gan import train as training
+
+    build = training.build_models
+
+    class Louder(torch.nn.Module):
+        def forward(self, x):
+            return 1e4 * x
+
+    def loud(*args):
+        models = build(*args)
+        models.generator.stages.append(Louder())
+        models.generator.names.append("louder")
+        return models
+
+    monkeypatch.setattr(training, "build_models", loud)
+    train(small_arch, tmp_path, make_config(**{**QUICK, "epochs": 1}, mode="float"))
+    samples = np.load(tmp_path / "samples_epoch001.npy", allow_pickle=False)
+    assert samples.min() == -1.0 and samples.max() == 1.0
 
 
 def test_cuda_without_cuda_is_a_user_error(small_arch, tmp_path):
