@@ -26,11 +26,11 @@ IMAGES_STEM = "train-images-idx3-ubyte"
 LABELS_STEM = "train-labels-idx1-ubyte"
 
 
-
 def as_images(outputs: torch.Tensor) -> torch.Tensor:
     """A generator's outputs (units of V_r) as images: the digits span [-1, 1] (+-V_r), and an output beyond reads
     as the darkest or brightest pixel. What is saved, drawn, scored and compared is this."""
     return outputs.clamp(-1.0, 1.0)
+
 
 def load_mnist(
     data_dir: str | Path | None = None, limit: int | None = None, seed: int = 0, max_images: int = MAX_IDX_IMAGES

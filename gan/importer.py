@@ -43,7 +43,6 @@ Shape = tuple[int, ...]
 # A reshape's target: the per-sample shape (-1 allowed once), or a function of the current per-sample shape.
 Target = list[int] | Callable[[Shape], Shape]
 LAYER = TypeAdapter(Layer)
-WEIGHTED_NAMES = {kind.model_fields["type"].annotation.__args__[0] for kind in WEIGHTED_TYPES}
 WEIGHTED = ("dense", "conv2d", "deconv2d")
 SCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript", ".jit")
 DEFAULT_HARDWARE = {"technology": "cmos180", "device": "wo2", "components": "table1_180nm",
@@ -800,7 +799,7 @@ def carry_layer_hardware(layers: list[dict], base_layers: Any) -> list[dict]:
     """The imported layers with a base network's per-layer circuit choices (readout, encoding, summing gain), where
     the two networks' weighted layers match one for one (types and sizes, in order); otherwise unchanged."""
     def weighted(items):
-        return [item for item in items if isinstance(item, dict) and item.get("type") in WEIGHTED_NAMES]
+        return [item for item in items if isinstance(item, dict) and item.get("type") in WEIGHTED]
 
     def model_part(item):
         try:

@@ -295,8 +295,8 @@ def sum_lines(output: str, partials: list[str], periphery: Periphery,
               transistors: TransistorPeriphery | None = None) -> list[str]:
     """The summing amplifier that adds row-split partials: `Periphery.sum_partials`."""
     if transistors is not None:  # an inverting adder, then an inverter
-        negated = f"{output}_n"
-        return [f"x{negated} {' '.join(partials)} {negated} vdd vss {transistors.adder(len(partials), periphery.summing_gain)}",
+        negated, adder = f"{output}_n", transistors.adder(len(partials), periphery.summing_gain)
+        return [f"x{negated} {' '.join(partials)} {negated} vdd vss {adder}",
                 f"x{output} {negated} {output} vdd vss {transistors.adder(1)}"]
     total = f"{number(periphery.summing_gain)}*({'+'.join(f'v({partial})' for partial in partials)})"
     return [f"b{output} {output} 0 v = {clip_expression(total, periphery.vss, periphery.vdd)}"]

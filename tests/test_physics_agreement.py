@@ -513,7 +513,8 @@ def test_in_situ_writes_refresh_the_wires_every_k_rounds(architectures):
     main, second = (part.double().numpy() for part in layer.devices.conductances())
     driven = layer.drive(x).flatten(1).numpy() * layer.v_read
     rows = np.concatenate([driven, np.full((len(driven), 1), layer.v_read)], 1)  # the bias row at V_r
-    expected = layer_outputs(rows, Conductances(layer.cell, main, second), layer.plan, Periphery.of(arch)) / layer.v_read
+    expected = layer_outputs(rows, Conductances(layer.cell, main, second), layer.plan,
+                             Periphery.of(arch)) / layer.v_read
     with torch.no_grad():
         ours = layer(x).numpy()
     assert np.abs(ours - expected).max() <= 1e-6 * np.abs(expected).max()
