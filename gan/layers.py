@@ -434,7 +434,8 @@ class _SignCrossbarSlopes:
             gains = tile_column_gains(main, layer.plan.readout, layer.periphery, tiles, sums)[1]
             (slopes,) = torch.autograd.grad(gains, sums, torch.ones_like(gains))
         gains, unit_max = gains.detach(), layer.devices.model.weight_max
-        slope_signed = layer.cell.continuous_slopes(layer.weight.detach())[1]  # g_on: the same for every weight
+        # d(signed)/du is the same for every weight of a sign crossbar (g_on): one value gives it, not a pass
+        slope_signed = layer.cell.continuous_slopes(layer.weight.new_ones(()))[1]
         scale = gains * (slope_signed / unit_max)
         return cls(signed, gains, scale if tiles is None else scale.index_select(0, tiles), slopes / unit_max, tiles)
 
