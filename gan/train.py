@@ -391,7 +391,9 @@ class Run:
             "config": self.config.model_dump(mode="json"), "epochs": self.epoch,
             "final": self.metrics[-1], "untrained": self.metrics[0], "metrics": self.metrics,
             "update_stats": stats, "run_stats": run_stats, "read_stats": self.read_stats,
-            "hardware": {"tiles": len(plan.tiles()), "weights": sum(layer.weights for layer in plan.layers()),
+            "hardware": {"technology": self.architecture.technology.name,
+                         "components": self.architecture.components.name,
+                         "device": self.architecture.device.name, "tiles": len(plan.tiles()), "weights": sum(layer.weights for layer in plan.layers()),
                          "memristors": sum(layer.memristors for layer in plan.layers()),
                          "cycles_per_image": {network.name: network.cycles_per_image for network in plan.networks}},
             "paths": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -47,9 +48,12 @@ def register(app: typer.Typer, context: CommandContext) -> None:
     def characterize(
         technology: str = typer.Option("sky130", "--technology", help="process with transistor models (sky130)"),
         output: Path = typer.Option(..., "-o", "--output", help="folder for the library YAML, curves and netlists"),
-        corners: str = typer.Option("tt,ff,ss", "--corners", help="comma-separated process corners"),
-        temperatures: str = typer.Option("-40,27,85", "--temperatures", help="comma-separated temperatures in C"),
-        quick: bool = typer.Option(False, "--quick", help="tt at 27 C only, coarser sweeps"),
+        corners: Optional[str] = typer.Option(None, "--corners", help="comma-separated process corners "
+                                              "[default: tt,ff,ss; tt with --quick]"),
+        temperatures: Optional[str] = typer.Option(None, "--temperatures", help="comma-separated temperatures in C "
+                                                   "[default: -40,27,85; 27 with --quick]"),
+        quick: bool = typer.Option(False, "--quick", help="coarser sweeps, and tt at 27 C unless --corners or "
+                                   "--temperatures name others"),
         jobs: int = typer.Option(1, "--jobs", help="ngspice processes at once"),
     ) -> None:
         """Simulate every periphery circuit at transistor level across corners and temperatures; write a
@@ -59,13 +63,13 @@ def register(app: typer.Typer, context: CommandContext) -> None:
         from amdcgan.errors import UserError
         from amdcgan.sim.characterize import characterize as run, write_characterization
 
+        corners = corners if corners is not None else "tt" if quick else "tt,ff,ss"
+        temperatures = temperatures if temperatures is not None else "27" if quick else "-40,27,85"
         try:
             temps = tuple(float(value) for value in temperatures.split(",") if value.strip())
         except ValueError:
             raise UserError(f"--temperatures: expected numbers separated by commas, got {temperatures!r}") from None
         chosen = tuple(value.strip() for value in corners.split(",") if value.strip())
-        if quick:
-            chosen, temps = ("tt",), (27.0,)
         console = Console()
         with console.status("ngspice") as status:
             result = run(technology, chosen, temps, quick=quick, jobs=jobs,

@@ -108,6 +108,25 @@ def test_missing_models_are_a_clear_error(monkeypatch, tmp_path):
     assert main(["characterize", "-o", str(tmp_path / "out"), "--quick"]) == 2
 
 
+@pytest.mark.parametrize("options, conditions", [
+    ([], (("tt", "ff", "ss"), (-40.0, 27.0, 85.0))),
+    (["--quick"], (("tt",), (27.0,))),
+    (["--quick", "--corners", "ss", "--temperatures", "85"], (("ss",), (85.0,))),
+])
+def test_quick_characterization_keeps_the_conditions_asked_for(tmp_path, monkeypatch, options, conditions):
+    import amdcgan.sim.characterize as characterization
+
+    asked = []
+
+    def record(technology, corners, temperatures, **_):
+        asked.append((corners, temperatures))
+        raise UserError("recorded")
+
+    monkeypatch.setattr(characterization, "characterize", record)
+    assert main(["characterize", "-o", str(tmp_path / "out"), *options]) == 2
+    assert asked == [conditions]
+
+
 def test_bad_conditions_are_refused(tmp_path):
     assert main(["characterize", "-o", str(tmp_path), "--corners", "xx"]) == 2
     assert main(["characterize", "-o", str(tmp_path), "--temperatures", "warm"]) == 2
@@ -342,6 +361,8 @@ def test_training_on_the_characterized_circuits(tmp_path):
     assert {Path(path).name for path in config["activation_tables"].values()} == {"relu.csv", "relu_switch.csv",
                                                                                   "tanh.csv"}
     assert json.loads((run / "run_stats.json").read_text())["total_write_pulses"] > 0
+    hardware = json.loads((run / "summary.json").read_text())["hardware"]
+    assert (hardware["technology"], hardware["components"]) == ("sky130", "sky130_measured")
     with pytest.raises(UserError, match="expected one characterized library"):
         characterized_hardware(load_architecture(EXAMPLES / "small_system.yaml"), tmp_path)
     with pytest.raises(UserError, match="a file; give the folder"):
