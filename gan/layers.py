@@ -250,10 +250,10 @@ class CrossbarLayer(nn.Module):
         return self._main_slope_cache[1]
 
     def _fused_product(self) -> bool:
-        """Whether a gradient pass can take `_SignCrossbarProduct`: a dense sign crossbar on ideal wires, one row
-        tile, no tile reaching its clip, the weights trained."""
-        return (self.plan.type == "dense" and len(self.plan.row_splits) == 1 and not self.cell.differential
-                and not self.wired and torch.is_grad_enabled() and self.weight.requires_grad
+        """Whether a gradient pass can take `_SignCrossbarProduct`: a dense sign crossbar on ideal wires, no tile
+        reaching its clip, the weights trained."""
+        return (self.plan.type == "dense" and not self.cell.differential and not self.wired
+                and torch.is_grad_enabled() and self.weight.requires_grad
                 and not self.tiles_reach_clip(self.read_matrix()))
 
     def _load_from_state_dict(self, *args, **kwargs):
@@ -292,7 +292,7 @@ class CrossbarLayer(nn.Module):
     # -- forward -------------------------------------------------------------------------------------------------
     def drive(self, x: torch.Tensor) -> torch.Tensor:
         """Row inputs (units) as the row drivers apply them."""
-        if self.limits_inputs:
+        if self.limits_inputs and not self._within_limit(x):
             rows = self.periphery.drive_rows(x, self.read_gain, self.v_read)
         else:
             rows = x if self.read_gain == 1.0 else x * self.read_gain
@@ -301,6 +301,16 @@ class CrossbarLayer(nn.Module):
         if self.periphery.read_disturb and self.training:
             self._disturb(rows)
         return rows
+
+    def _within_limit(self, x: torch.Tensor) -> bool:
+        """Whether no input reaches the drivers' limit, so that the limit is the identity, gradient included (the
+        limit passes none at the bound itself). Asked on the CPU only: there the limit's pass each way costs more
+        than this one reduction, on a GPU the reduction's wait for its result costs more than the limit."""
+        if x.device.type != "cpu" or x.numel() == 0:
+            return False
+        low, high = x.detach().aminmax()
+        bound = 1.0 / self.read_gain  # inputs are in units of V_r, the limit
+        return float(high) < bound and float(low) > -bound
 
     @torch.no_grad()
     def _disturb(self, rows: torch.Tensor) -> None:
@@ -338,12 +348,13 @@ class CrossbarLayer(nn.Module):
         return self.periphery.sum_partials(total, self.v_read)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        single = len(self.plan.row_splits) == 1
         if self._fused_product():
-            return _SignCrossbarProduct.apply(self.drive(x).flatten(1), self.weight, self)
+            total = _SignCrossbarProduct.apply(self.drive(x).flatten(1), self.weight, self)
+            return total if single else self.periphery.sum_partials(total, self.v_read)
         rows, matrix = self.drive(x), self.matrix()
         if self.wired and self.track_reads:
             self._tracked_inputs.append(x.detach())  # for `wire_staleness` on the same inputs
-        single = len(self.plan.row_splits) == 1
         if not self.tiles_reach_clip(matrix):
             total = self._whole(rows, matrix)
         elif single:
@@ -465,37 +476,52 @@ class _SignCrossbarMatrix(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (weight,) = ctx.saved_tensors
-        slopes = ctx.slopes
-        products = grad * slopes.signed
-        weighted = products.sum(0, keepdim=True) if slopes.tiles is None else \
-            grad.new_zeros(slopes.gains.shape).index_add_(0, slopes.tiles, products)
-        return slopes.weight_gradient(grad, weighted, ctx.layer._main_slopes(weight)), None
+        return _matrix_gradient(grad, ctx.slopes, ctx.layer._main_slopes(weight)), None
+
+
+def _matrix_gradient(grad: torch.Tensor, slopes: _SignCrossbarSlopes, main_slopes: torch.Tensor) -> torch.Tensor:
+    """dL/dw of a sign crossbar (ideal wires) from dL/dE, `grad`."""
+    products = grad * slopes.signed
+    weighted = products.sum(0, keepdim=True) if slopes.tiles is None else \
+        grad.new_zeros(slopes.gains.shape).index_add_(0, slopes.tiles, products)
+    return slopes.weight_gradient(grad, weighted, main_slopes)
 
 
 class _SignCrossbarProduct(torch.autograd.Function):
-    """A dense sign crossbar of one row tile on ideal wires, whose outputs reach no clip: y = x E, with the weight
-    gradient formed without dL/dE's own matrix pass. dL/dE = x^T g, so its part through S is x^T (g K') (one product,
-    as torch's own layer takes), and its column sums against S are sum_n g y / K (E = S K): no pass over the matrix
-    but the last."""
+    """A dense sign crossbar on ideal wires whose tiles reach no clip: the row splits' partials summed, y = x E, in
+    one node (no graph through slices of E, no copy of the inputs for the bias row). With one row tile the weight
+    gradient is formed without dL/dE's own matrix pass: dL/dE = x^T g, so its part through S is x^T (g K') (one
+    product, as torch's own layer takes), and its column sums against S are sum_n g y / K (E = S K)."""
 
     @staticmethod
     def forward(ctx, rows: torch.Tensor, weight: torch.Tensor, layer: "CrossbarLayer") -> torch.Tensor:
         matrix, slopes = layer._read_state()
-        out = layer._whole(rows, matrix)
-        ctx.layer, ctx.matrix, ctx.slopes, ctx.out = layer, matrix, slopes, out.detach().clone()
+        body = matrix[: layer.inputs]
+        out = torch.addmm(matrix[layer.inputs], rows, body) if layer.plan.bias else rows @ body
+        ctx.layer, ctx.matrix, ctx.slopes = layer, matrix, slopes
+        ctx.out = out.detach().clone() if slopes.tiles is None else None
         ctx.save_for_backward(rows, weight)
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         rows, weight = ctx.saved_tensors
-        layer, matrix, slopes = ctx.layer, ctx.matrix, ctx.slopes
-        grad_rows = grad @ matrix[: layer.inputs].t() if ctx.needs_input_grad[0] else None
+        layer, matrix, slopes, inputs = ctx.layer, ctx.matrix, ctx.slopes, ctx.layer.inputs
+        grad_rows = grad @ matrix[:inputs].t() if ctx.needs_input_grad[0] else None
+        main_slopes = layer._main_slopes(weight)
+        if slopes.tiles is not None:  # dL/dE itself, x^T g with the bias row's sum of g, then each tile's sums
+            grad_matrix = grad.new_empty(matrix.shape)
+            torch.mm(rows.t(), grad, out=grad_matrix[:inputs])
+            if layer.plan.bias:
+                torch.sum(grad, 0, out=grad_matrix[inputs])
+            return grad_rows, _matrix_gradient(grad_matrix, slopes, main_slopes), None
         scaled = grad * slopes.signed_scale
-        inputs = torch.cat([rows, rows.new_ones(rows.shape[0], 1)], 1) if layer.plan.bias else rows
         weighted = (torch.linalg.vecdot(grad, ctx.out, dim=0) / slopes.gains[0])[None]
-        weight_grad = slopes.weight_gradient(grad, weighted, layer._main_slopes(weight), inputs.t() @ scaled)
-        return grad_rows, weight_grad, None
+        through_signs = scaled.new_empty(matrix.shape)
+        torch.mm(rows.t(), scaled, out=through_signs[:inputs])
+        if layer.plan.bias:
+            through_signs[inputs] = scaled.sum(0)
+        return grad_rows, slopes.weight_gradient(grad, weighted, main_slopes, through_signs), None
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -205,10 +205,11 @@ def test_continuous_slopes_are_the_derivatives_of_the_continuous_encoding(small_
 
 
 @pytest.mark.parametrize("readout", list(Readout))
-def test_the_fused_dense_product_equals_autograd_through_the_readout(small_arch, readout):
-    """`_SignCrossbarProduct` (a dense sign crossbar of one row tile) against the same layer computed through the
-    autograd graph of `effective`: same outputs, same gradients for the weights and the inputs."""
-    arch = tiny_tiles(small_arch, max_rows=512, max_columns=64, encoding=WeightEncoding.sign_crossbar)
+@pytest.mark.parametrize("max_rows", [7, 512])
+def test_the_fused_dense_product_equals_autograd_through_the_readout(small_arch, readout, max_rows):
+    """`_SignCrossbarProduct` (a dense sign crossbar, one row tile or row splits) against the same layer computed
+    through the autograd graph of `effective`: same outputs, same gradients for the weights and the inputs."""
+    arch = tiny_tiles(small_arch, max_rows=max_rows, max_columns=64, encoding=WeightEncoding.sign_crossbar)
     arch = arch.model_copy(update={name: network.model_copy(update={"layers": [
         layer.model_copy(update={"readout": readout}) if isinstance(layer, WEIGHTED_TYPES) else layer
         for layer in network.layers]}) for name, network in arch.networks().items()})
@@ -222,8 +223,11 @@ def test_the_fused_dense_product_equals_autograd_through_the_readout(small_arch,
             layer.program(0.05 * torch.randn(layer.weight.shape, dtype=torch.float64))
             x = torch.randn(5, *layer.plan.input_shape, dtype=torch.float64, requires_grad=True)
             probe = torch.randn(5, layer.plan.weight_columns, dtype=torch.float64)
+            if layer.tiles_reach_clip(layer.read_matrix()):
+                continue  # the fused product is for tiles that cannot clip
             fused = layer(x)
-            assert type(fused.grad_fn).__name__ == "_SignCrossbarProductBackward", name
+            node = fused.grad_fn if max_rows > 7 else fused.grad_fn.next_functions[0][0]  # (the summing amplifier)
+            assert type(node).__name__ == "_SignCrossbarProductBackward", name
             fused_grads = torch.autograd.grad((fused * probe).sum(), (layer.weight, x))
             layer._fused_product, layer.matrix = (lambda: False), layer.effective  # the plain autograd graph
             graph = layer(x)
@@ -259,3 +263,25 @@ def test_the_fast_sign_crossbar_gradient_equals_autograd_through_the_readout(sma
             torch.testing.assert_close(fast, graph, rtol=1e-12, atol=0, msg=name)
             torch.testing.assert_close(fast_grad, graph_grad, rtol=1e-9, atol=1e-12 * graph_grad.abs().max(),
                                        msg=name)
+
+
+def test_row_drivers_limit_inputs_of_unknown_bound_as_their_clip_does(small_arch):
+    """Inputs of unknown bound: the drivers clip them at +-V_r. Where none reaches the limit it is skipped, so value
+    and gradient must still be the clip's, also for an input exactly at the limit (the clip passes no gradient)."""
+    network = build_network(small_arch, plan_tiles(small_arch).network("discriminator"), tile=True).double()
+    layer = list(network.crossbars().values())[-1]
+    layer.driver, layer.limits_inputs, layer.read_gain = None, True, 0.5  # the limit at inputs of +-2 units
+    within = 1.9 * (2 * torch.rand(4, layer.inputs, dtype=torch.float64) - 1)
+    at_limit = within.clone()
+    at_limit[0, 0] = 2.0
+    beyond = 3 * within
+    for x in (within, at_limit, beyond):
+        ours, clipped = x.clone().requires_grad_(), x.clone().requires_grad_()
+        rows = layer.drive(ours)
+        expected = F.hardtanh(clipped * 0.5, -1.0, 1.0)
+        torch.testing.assert_close(rows, expected, rtol=0, atol=0)
+        weights = torch.randn_like(x)
+        (rows * weights).sum().backward()
+        (expected * weights).sum().backward()
+        torch.testing.assert_close(ours.grad, clipped.grad, rtol=0, atol=0)
+    assert layer._within_limit(within) and not layer._within_limit(at_limit) and not layer._within_limit(beyond)
