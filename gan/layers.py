@@ -425,6 +425,38 @@ class CrossbarLayer(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
+class _RowRuns:
+    """A layer's row tiles as runs of equal, adjacent tiles (`balanced_splits` gives at most two), so that sums over
+    each tile and values spread over each tile's rows are a few strided views, not a gather or scatter per row."""
+
+    runs: tuple[tuple[int, int, int, int], ...]  # (first row, end row, tiles, rows per tile)
+
+    @classmethod
+    def of(cls, splits: tuple[tuple[int, int], ...]) -> "_RowRuns":
+        runs: list[tuple[int, int, int, int]] = []
+        for start, stop in splits:
+            if runs and runs[-1][3] == stop - start and runs[-1][1] == start:
+                first, _, count, size = runs[-1]
+                runs[-1] = (first, stop, count + 1, size)
+            else:
+                runs.append((start, stop, 1, stop - start))
+        return cls(tuple(runs))
+
+    def sums(self, values: torch.Tensor) -> torch.Tensor:
+        """(tiles, columns): each tile's sum of the rows of `values` (rows, columns)."""
+        parts = [values[a:b].view(n, size, -1).sum(1) for a, b, n, size in self.runs]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def add_products(self, out: torch.Tensor, factors: torch.Tensor, per_tile: torch.Tensor) -> torch.Tensor:
+        """out += factors x (each row's tile's row of `per_tile`), in place; all (rows, columns) but `per_tile`."""
+        tile = 0
+        for a, b, n, size in self.runs:
+            out[a:b].view(n, size, -1).addcmul_(factors[a:b].view(n, size, -1), per_tile[tile:tile + n, None])
+            tile += n
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
 class _SignCrossbarSlopes:
     """What a sign crossbar's weight gradient needs of one device state (ideal wires), in weight units: with G the
     magnitudes, S = s G and K each column's gain over its tile's sums T, E = S K; dE/dS = K, and through T,
@@ -435,6 +467,7 @@ class _SignCrossbarSlopes:
     signed_scale: torch.Tensor  # dL/dw per unit dL/dE through S: K dS/dw, per row ((1, columns) for one tile)
     main_scale: torch.Tensor  # dK/dT per unit of weight, (tiles, columns)
     tiles: torch.Tensor | None  # each row's tile; None for one tile
+    runs: _RowRuns | None  # the same tiles as runs of rows
 
     @classmethod
     def of(cls, layer: "CrossbarLayer") -> "_SignCrossbarSlopes":
@@ -448,17 +481,18 @@ class _SignCrossbarSlopes:
         # d(signed)/du is the same for every weight of a sign crossbar (g_on): one value gives it, not a pass
         slope_signed = layer.cell.continuous_slopes(layer.weight.new_ones(()))[1]
         scale = gains * (slope_signed / unit_max)
-        return cls(signed, gains, scale if tiles is None else scale.index_select(0, tiles), slopes / unit_max, tiles)
+        runs = None if tiles is None else _RowRuns.of(layer.plan.row_splits)
+        return cls(signed, gains, scale if tiles is None else scale.index_select(0, tiles), slopes / unit_max, tiles,
+                   runs)
 
     def weight_gradient(self, grad: torch.Tensor, weighted: torch.Tensor, main_slopes: torch.Tensor,
                         signed_part: torch.Tensor | None = None) -> torch.Tensor:
         """dL/dw from dL/dE (`grad`) and the tiles' sums of dL/dE S (`weighted`); `signed_part`: grad times
         `signed_scale` when already formed."""
         d_main = weighted * self.main_scale
-        if self.tiles is not None:
-            d_main = d_main.index_select(0, self.tiles)
         out = grad * self.signed_scale if signed_part is None else signed_part
-        return out.addcmul_(main_slopes, d_main)
+        return out.addcmul_(main_slopes, d_main) if self.runs is None else self.runs.add_products(out, main_slopes,
+                                                                                                   d_main)
 
 
 class _SignCrossbarMatrix(torch.autograd.Function):
@@ -479,12 +513,13 @@ class _SignCrossbarMatrix(torch.autograd.Function):
         return _matrix_gradient(grad, ctx.slopes, ctx.layer._main_slopes(weight)), None
 
 
-def _matrix_gradient(grad: torch.Tensor, slopes: _SignCrossbarSlopes, main_slopes: torch.Tensor) -> torch.Tensor:
-    """dL/dw of a sign crossbar (ideal wires) from dL/dE, `grad`."""
+def _matrix_gradient(grad: torch.Tensor, slopes: _SignCrossbarSlopes, main_slopes: torch.Tensor,
+                     reuse: bool = False) -> torch.Tensor:
+    """dL/dw of a sign crossbar (ideal wires) from dL/dE, `grad` (`reuse`: its memory may hold the result)."""
     products = grad * slopes.signed
-    weighted = products.sum(0, keepdim=True) if slopes.tiles is None else \
-        grad.new_zeros(slopes.gains.shape).index_add_(0, slopes.tiles, products)
-    return slopes.weight_gradient(grad, weighted, main_slopes)
+    weighted = products.sum(0, keepdim=True) if slopes.runs is None else slopes.runs.sums(products)
+    signed_part = torch.mul(grad, slopes.signed_scale, out=grad if reuse else products)
+    return slopes.weight_gradient(grad, weighted, main_slopes, signed_part)
 
 
 class _SignCrossbarProduct(torch.autograd.Function):
@@ -514,7 +549,7 @@ class _SignCrossbarProduct(torch.autograd.Function):
             torch.mm(rows.t(), grad, out=grad_matrix[:inputs])
             if layer.plan.bias:
                 torch.sum(grad, 0, out=grad_matrix[inputs])
-            return grad_rows, _matrix_gradient(grad_matrix, slopes, main_slopes), None
+            return grad_rows, _matrix_gradient(grad_matrix, slopes, main_slopes, reuse=True), None
         scaled = grad * slopes.signed_scale
         weighted = (torch.linalg.vecdot(grad, ctx.out, dim=0) / slopes.gains[0])[None]
         through_signs = scaled.new_empty(matrix.shape)
