@@ -3,7 +3,9 @@
 Each analog layer is `from_float` of its torch layer on the default hardware (cmos180, wo2, 128 x 128 tiles, sign
 crossbar); the layers are the MNIST DCGAN's and LeNet's. Torch and analog passes alternate, so machine load falls on
 both alike. Prints each pair's medians and their ratio (aim: at most 1.5 on CPU).
-Run: python benchmarks/bench_analog.py [--repeats N] [--device cpu|cuda]
+Run: python benchmarks/bench_analog.py [--repeats N] [--device cpu|cuda] [--threads N]
+(On 2 cores torch's own time for the tiny dense layers varies 2x from run to run with 2 threads; `--threads 1` gives
+steady ratios.)
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)
     print(f"forward + backward, batch {BATCH}, {args.device}, median of {args.repeats}, "
