@@ -515,8 +515,9 @@ class _SignCrossbarMatrix(torch.autograd.Function):
 
 def _matrix_gradient(grad: torch.Tensor, slopes: _SignCrossbarSlopes, main_slopes: torch.Tensor,
                      reuse: bool = False) -> torch.Tensor:
-    """dL/dw of a sign crossbar (ideal wires) from dL/dE, `grad` (`reuse`: its memory may hold the result)."""
-    products = grad * slopes.signed
+    """dL/dw of a sign crossbar (ideal wires) from dL/dE, `grad` (`reuse`: its memory may hold the result; it is
+    then contiguous, as the tile runs' views need)."""
+    products = torch.mul(grad, slopes.signed, out=grad.new_empty(grad.shape))  # contiguous, whatever grad's layout
     weighted = products.sum(0, keepdim=True) if slopes.runs is None else slopes.runs.sums(products)
     signed_part = torch.mul(grad, slopes.signed_scale, out=grad if reuse else products)
     return slopes.weight_gradient(grad, weighted, main_slopes, signed_part)
