@@ -393,7 +393,8 @@ class Run:
             "update_stats": stats, "run_stats": run_stats, "read_stats": self.read_stats,
             "hardware": {"technology": self.architecture.technology.name,
                          "components": self.architecture.components.name,
-                         "device": self.architecture.device.name, "tiles": len(plan.tiles()), "weights": sum(layer.weights for layer in plan.layers()),
+                         "device": self.architecture.device.name, "tiles": len(plan.tiles()),
+                         "weights": sum(layer.weights for layer in plan.layers()),
                          "memristors": sum(layer.memristors for layer in plan.layers()),
                          "cycles_per_image": {network.name: network.cycles_per_image for network in plan.networks}},
             "paths": {
