@@ -117,6 +117,7 @@ class CrossbarLayer(nn.Module):
             membership[start:stop, split] = 1
         self.register_buffer("membership", membership, persistent=False)
         self.register_buffer("row_tile", membership.argmax(1), persistent=False)
+        self.row_runs = _RowRuns.of(plan.row_splits)
         self.register_buffer("read_counts", torch.zeros(3, dtype=torch.float64), persistent=False)
         self.track_reads = False
         self.register_buffer("disturbance", torch.zeros(plan.weight_rows, dtype=torch.float64))
@@ -466,8 +467,7 @@ class _SignCrossbarSlopes:
     gains: torch.Tensor  # K (tiles, columns)
     signed_scale: torch.Tensor  # dL/dw per unit dL/dE through S: K dS/dw, per row ((1, columns) for one tile)
     main_scale: torch.Tensor  # dK/dT per unit of weight, (tiles, columns)
-    tiles: torch.Tensor | None  # each row's tile; None for one tile
-    runs: _RowRuns | None  # the same tiles as runs of rows
+    runs: _RowRuns | None  # the row tiles as runs of rows; None for one tile
 
     @classmethod
     def of(cls, layer: "CrossbarLayer") -> "_SignCrossbarSlopes":
@@ -481,9 +481,8 @@ class _SignCrossbarSlopes:
         # d(signed)/du is the same for every weight of a sign crossbar (g_on): one value gives it, not a pass
         slope_signed = layer.cell.continuous_slopes(layer.weight.new_ones(()))[1]
         scale = gains * (slope_signed / unit_max)
-        runs = None if tiles is None else _RowRuns.of(layer.plan.row_splits)
-        return cls(signed, gains, scale if tiles is None else scale.index_select(0, tiles), slopes / unit_max, tiles,
-                   runs)
+        runs = None if tiles is None else layer.row_runs
+        return cls(signed, gains, scale if tiles is None else scale.index_select(0, tiles), slopes / unit_max, runs)
 
     def weight_gradient(self, grad: torch.Tensor, weighted: torch.Tensor, main_slopes: torch.Tensor,
                         signed_part: torch.Tensor | None = None) -> torch.Tensor:
@@ -535,7 +534,7 @@ class _SignCrossbarProduct(torch.autograd.Function):
         body = matrix[: layer.inputs]
         out = torch.addmm(matrix[layer.inputs], rows, body) if layer.plan.bias else rows @ body
         ctx.layer, ctx.matrix, ctx.slopes = layer, matrix, slopes
-        ctx.out = out.detach().clone() if slopes.tiles is None else None
+        ctx.out = out.detach().clone() if slopes.runs is None else None
         ctx.save_for_backward(rows, weight)
         return out
 
@@ -545,7 +544,7 @@ class _SignCrossbarProduct(torch.autograd.Function):
         layer, matrix, slopes, inputs = ctx.layer, ctx.matrix, ctx.slopes, ctx.layer.inputs
         grad_rows = grad @ matrix[:inputs].t() if ctx.needs_input_grad[0] else None
         main_slopes = layer._main_slopes(weight)
-        if slopes.tiles is not None:  # dL/dE itself, x^T g with the bias row's sum of g, then each tile's sums
+        if slopes.runs is not None:  # dL/dE itself, x^T g with the bias row's sum of g, then each tile's sums
             grad_matrix = grad.new_empty(matrix.shape)
             torch.mm(rows.t(), grad, out=grad_matrix[:inputs])
             if layer.plan.bias:
