@@ -310,7 +310,7 @@ class CrossbarLayer(nn.Module):
         if x.device.type != "cpu" or x.numel() == 0:
             return False
         low, high = x.detach().aminmax()
-        bound = 1.0 / self.read_gain  # inputs are in units of V_r, the limit
+        bound = self.periphery.drive_limit(self.v_read) / self.read_gain
         return float(high) < bound and float(low) > -bound
 
     @torch.no_grad()

@@ -278,9 +278,13 @@ class Periphery:
         """Row-driver gain for inputs within +-input_bound: none above 1, reads at most V_r."""
         return min(1.0, self.v_read / input_bound) if input_bound > 0 else 1.0
 
+    def drive_limit(self, unit_v: float = 1.0) -> float:
+        """The row drivers' limit, +-V_r, in units of unit_v."""
+        return self.v_read / unit_v
+
     def drive_rows(self, signal, gain: float, unit_v: float = 1.0):
         """Row voltages (in units of unit_v): the input scaled by the driver's gain and limited to +-V_r."""
-        limit = self.v_read / unit_v
+        limit = self.drive_limit(unit_v)
         return _limit(signal if gain == 1.0 else signal * gain, -limit, limit)
 
     @property
