@@ -362,8 +362,8 @@ class AnalogConvTranspose2d(_AnalogConvolution):
 
 
 class AnalogActivation(CircuitActivation):
-    """An activation circuit's transfer (hdl's behavioural model: ReLU clips at V_dd, tanh is V_dd tanh(V / V_dd)),
-    its output held within the supply rails; signals in units of V_r."""
+    """An activation circuit's transfer (hdl's behavioural model: ReLU clips at V_dd, tanh is A tanh(V / A) with A
+    `periphery.tanh_amplitude_v`, default V_dd), its output held within the supply rails; signals in units of V_r."""
 
     def __init__(self, function: str, periphery: Circuits, rails: tuple[float, float]):
         super().__init__(function, periphery)

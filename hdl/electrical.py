@@ -212,6 +212,7 @@ class Periphery:
     read_disturb: bool
     row_wire_ohm: float = 0.0
     column_wire_ohm: float = 0.0
+    tanh_amplitude: float | None = None  # the tanh circuit's amplitude and input scale (volts); None: vdd
 
     @classmethod
     def of(cls, architecture: Architecture) -> "Periphery":
@@ -219,7 +220,8 @@ class Periphery:
         return cls(technology.vdd_v, technology.vss_v, architecture.read_voltage_v, device.v_threshold_v,
                    device.g_on_s, device.g_off_s, choice.load_conductance_s or device.g_on_s, choice.opamp_gain,
                    choice.opamp_gbw_hz, choice.opamp_headroom_v, choice.ivc_feedback_ohm, choice.summing_gain,
-                   choice.read_pulse_s, choice.read_disturb, choice.row_wire_ohm, choice.column_wire_ohm)
+                   choice.read_pulse_s, choice.read_disturb, choice.row_wire_ohm, choice.column_wire_ohm,
+                   choice.tanh_amplitude_v)
 
     @property
     def wired(self) -> bool:
@@ -301,7 +303,7 @@ class Periphery:
             out = volts.clip(0.0, self.vdd)
             return out if enabled else out * 0.0
         if function == "tanh":
-            return self.vdd * _tanh(volts / self.vdd)
+            return self.tanh_volts * _tanh(volts / self.tanh_volts)
         if function == "linear":
             return volts
         raise ValueError(f"unknown activation {function!r}")
@@ -310,8 +312,13 @@ class Periphery:
         if function in ("relu", "relu_switch"):
             return min(input_bound, self.vdd)
         if function == "tanh":
-            return float(self.vdd * np.tanh(input_bound / self.vdd))
+            return float(self.tanh_volts * np.tanh(input_bound / self.tanh_volts))
         return input_bound
+
+    @property
+    def tanh_volts(self) -> float:
+        """The tanh circuit's amplitude and input scale: v_out = A tanh(v_in / A)."""
+        return self.vdd if self.tanh_amplitude is None else self.tanh_amplitude
 
 
 @dataclass(frozen=True)
@@ -366,8 +373,9 @@ def stage_bound(periphery: Periphery, stage, bound: float, plan=None) -> float:
     return bound
 
 
-def activation_spice(function: str, node: str, enable: str, vdd: float) -> str:
-    """The same activation transfers as `Periphery.activation`, as an ngspice B-source expression."""
+def activation_spice(function: str, node: str, enable: str, vdd: float, tanh_volts: float | None = None) -> str:
+    """The same activation transfers as `Periphery.activation`, as an ngspice B-source expression (`tanh_volts`:
+    `Periphery.tanh_volts`, default vdd)."""
     supply = f"{float(vdd):.12g}"
     clipped = f"max(min(v({node}), {supply}), 0)"
     if function == "relu":
@@ -375,7 +383,8 @@ def activation_spice(function: str, node: str, enable: str, vdd: float) -> str:
     if function == "relu_switch":
         return f"v({enable}) > {float(vdd) / 2:.12g} ? {clipped} : 0"
     if function == "tanh":
-        return f"{supply}*tanh(v({node})/{supply})"
+        amplitude = supply if tanh_volts is None else f"{float(tanh_volts):.12g}"
+        return f"{amplitude}*tanh(v({node})/{amplitude})"
     if function == "linear":
         return f"v({node})"
     raise ValueError(f"unknown activation {function!r}")

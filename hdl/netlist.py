@@ -169,7 +169,8 @@ class TransistorPeriphery:
         from . import circuits
 
         if kind == "tanh":
-            return self._use(circuits.tanh(self.process, name="tanh"))
+            amplitude = self.periphery.tanh_volts
+            return self._use(circuits.tanh(self.process, name="tanh", amplitude_v=amplitude, scale_v=amplitude))
         return self._use(circuits.relu(self.process, name=kind, switched=kind == "relu_switch"))
 
     def definitions(self) -> list[str]:
@@ -328,7 +329,7 @@ def stage_lines(kind: str, source: str, output: str, periphery: Periphery, contr
         ports = [source, output, control] if kind == "relu_switch" else [source, output]
         return [f"x{output} {' '.join(ports)} vdd vss {transistors.activation(kind)}"]
     if kind in ("relu", "relu_switch", "tanh"):
-        expression = activation_spice(kind, source, control, periphery.vdd)
+        expression = activation_spice(kind, source, control, periphery.vdd, periphery.tanh_volts)
     elif kind == ComponentKind.dropout_switch.value:
         expression = f"v({control}) > {number(periphery.vdd / 2)} ? v({source}) : 0"
     else:

@@ -338,6 +338,11 @@ class Periphery(Strict):
     )
     summing_gain: float = Field(default=1.0, gt=0, le=MAX_SUMMING_GAIN,
                                 description="gain of the amplifier adding row-split partials")
+    tanh_amplitude_v: float | None = Field(
+        default=None, gt=0, le=100,
+        description="the tanh circuit's amplitude and input scale, v_out = A tanh(v_in / A); null = vdd, near linear "
+        "over the read range. The read voltage makes the output saturate at +-V_r, as float's tanh does at +-1",
+    )
     read_voltage_v: float | None = Field(
         default=None, gt=0, le=100,
         description="full-scale row read voltage; null = the device's v_read_v. Row drivers scale every layer's "
@@ -398,6 +403,14 @@ class Architecture(Strict):
                 f"periphery.read_voltage_v ({read}) reaches the device threshold ({self.device.v_threshold_v}): "
                 "reads would rewrite devices; lower it, or set periphery.read_disturb: true to study that"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _tanh_within_supplies(self) -> "Architecture":
+        amplitude = self.periphery.tanh_amplitude_v
+        if amplitude is not None and amplitude > min(self.technology.vdd_v, -self.technology.vss_v):
+            raise ValueError(f"periphery.tanh_amplitude_v ({amplitude}) exceeds a supply "
+                             f"({self.technology.vdd_v}, {self.technology.vss_v}): the output cannot swing that far")
         return self
 
     @property

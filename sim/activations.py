@@ -26,22 +26,25 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 CURVES = ("tanh", "relu", "relu_switch", "relu_switch_off")
 
 
-def activation_circuit(technology: Technology) -> Netlist:
-    """One input source into every activation circuit (the switch of one ReLU held off)."""
+def activation_circuit(technology: Technology, tanh_volts: float | None = None) -> Netlist:
+    """One input source into every activation circuit (the switch of one ReLU held off); `tanh_volts`: the tanh's
+    amplitude, `Periphery.tanh_volts` (default vdd)."""
     circuit = Netlist(f"amdcgan activation transfer curves, {technology.name}")
     circuit.add("vin in 0 0", f"von on 0 {number(technology.vdd_v)}", "voff off 0 0")
     for curve in CURVES:
         function, enable = ("relu_switch", "off") if curve == "relu_switch_off" else (curve, "on")
-        circuit.add(f"b{curve} {curve} 0 v = {activation_spice(function, 'in', enable, technology.vdd_v)}")
+        circuit.add(f"b{curve} {curve} 0 v = {activation_spice(function, 'in', enable, technology.vdd_v, tanh_volts)}")
     circuit.printed = [f"v({curve})" for curve in CURVES]
     return circuit
 
 
-def transfer_curves(technology: Technology, points: int = 361, keep: Path | None = None) -> dict[str, np.ndarray]:
+def transfer_curves(technology: Technology, points: int = 361, keep: Path | None = None,
+                    tanh_volts: float | None = None) -> dict[str, np.ndarray]:
     """(points, 2) arrays of v_in, v_out per curve, the input swept from vss to vdd."""
     step = (technology.vdd_v - technology.vss_v) / (points - 1)
     sweep = f".dc vin {number(technology.vss_v)} {number(technology.vdd_v + step / 2)} {number(step)}"
-    vectors = run_circuit(activation_circuit(technology), "activation transfer curves", keep=keep, analysis=sweep)
+    vectors = run_circuit(activation_circuit(technology, tanh_volts), "activation transfer curves", keep=keep,
+                          analysis=sweep)
     return {curve: np.column_stack([vectors["scale"], vectors[f"v({curve})"]]) for curve in CURVES}
 
 
@@ -50,10 +53,12 @@ def write_curves(curves: dict[str, np.ndarray], folder: Path) -> dict[str, str]:
             for curve, table in curves.items()}
 
 
-def plot_and_write_curves(technology: Technology, out_dir: Path, points: int = 361) -> dict:
+def plot_and_write_curves(technology: Technology, out_dir: Path, points: int = 361,
+                          tanh_volts: float | None = None) -> dict:
     from .plots import plot_activation_curves
 
-    curves = transfer_curves(technology, points, keep=Path(out_dir) / "netlists" / "activations.cir")
+    curves = transfer_curves(technology, points, keep=Path(out_dir) / "netlists" / "activations.cir",
+                             tanh_volts=tanh_volts)
     tables = write_curves(curves, Path(out_dir) / "activations")
     png = plot_activation_curves(curves, Path(out_dir) / "fig5_activations.png")
     return {"csv": tables, "plot": str(png), "points": points}

@@ -451,6 +451,9 @@ def characterized_hardware(architecture, folder: Path, technology: str = "sky130
     if len(found) != 1:
         raise UserError(f"{folder}: expected one characterized library (*_measured.yaml) there, found {len(found)}; "
                         f"write one with `amdcgan characterize -o {folder}`")
+    if architecture.periphery.tanh_amplitude_v is not None:
+        raise UserError(f"periphery.tanh_amplitude_v: {folder} holds the tanh circuit characterized at amplitude vdd; "
+                        f"train on these circuits without it")
     library = resolve_library("components", str(found[0]), "--characterized", None)
     tables = {}
     for kind in ACTIVATION_KINDS:

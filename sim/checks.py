@@ -414,7 +414,8 @@ def irdrop_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: in
 
 def activation_check(arch: Architecture, out_dir: Path, quick: bool = True, seed: int = 0,
                      progress: Progress = None) -> dict:
-    result = plot_and_write_curves(arch.technology, out_dir, points=61 if quick else 361)
+    result = plot_and_write_curves(arch.technology, out_dir, points=61 if quick else 361,
+                                   tanh_volts=Periphery.of(arch).tanh_volts)
     _tick(progress, "activations")
     return result
 

@@ -94,6 +94,10 @@ CASES = {
         ["generator.layers.0", "does not match any of the expected tags"],
     ),
     "missing schema version": (_mutate(lambda d: d.pop("schema_version")), ["schema_version", "Field required"]),
+    "tanh beyond the supplies": (
+        _mutate(lambda d: d.update(periphery={"tanh_amplitude_v": 2.5})),
+        ["periphery.tanh_amplitude_v (2.5) exceeds a supply"],
+    ),
 }
 
 

@@ -367,6 +367,10 @@ def test_training_on_the_characterized_circuits(tmp_path):
         characterized_hardware(load_architecture(EXAMPLES / "small_system.yaml"), tmp_path)
     with pytest.raises(UserError, match="a file; give the folder"):
         characterized_hardware(load_architecture(EXAMPLES / "small_system.yaml"), library / "sky130_measured.yaml")
+    small = load_architecture(EXAMPLES / "small_system.yaml")
+    own_tanh = small.model_copy(update={"periphery": small.periphery.model_copy(update={"tanh_amplitude_v": 0.5})})
+    with pytest.raises(UserError, match="tanh circuit characterized at amplitude vdd"):
+        characterized_hardware(own_tanh, library)
 
 
 @needs_models

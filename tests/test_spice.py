@@ -178,6 +178,31 @@ def test_cli_spice_activations(small_arch, tmp_path, capsys):
     assert "SPICE checks" in capsys.readouterr().out
 
 
+def test_a_tanh_of_its_own_amplitude_reaches_ngspice_and_torch(tmp_path):
+    """`periphery.tanh_amplitude_v` (here V_r: the output saturates at the image range): ngspice's check curve, hdl's
+    model and the GAN's activation all give A tanh(v / A), and the default (vdd) is no longer what they compute."""
+    import torch
+
+    from amdcgan.gan.layers import CircuitActivation
+    from amdcgan.hdl.loader import load_architecture
+
+    text = open("examples/small_system.yaml").read().replace("weight_encoding:", "periphery: {tanh_amplitude_v: 0.5}\n"
+                                                              "weight_encoding:", 1)
+    source = tmp_path / "tanh.yaml"
+    source.write_text(text)
+    architecture = load_architecture(source)
+    periphery = Periphery.of(architecture)
+    assert periphery.tanh_volts == 0.5 == periphery.v_read
+    assert main(["spice", str(source), "--check", "activations", "-o", str(tmp_path / "out")]) == 0
+    table = np.loadtxt(tmp_path / "out" / "activations" / "tanh.csv", delimiter=",", skiprows=1)
+    v_in, v_out = table[:, 0], table[:, 1]
+    np.testing.assert_allclose(v_out, 0.5 * np.tanh(v_in / 0.5), atol=1e-9)
+    np.testing.assert_allclose(periphery.activation(v_in, "tanh"), v_out, atol=1e-9)
+    torch_out = CircuitActivation("tanh", periphery)(torch.tensor(v_in / periphery.v_read, dtype=torch.float64))
+    np.testing.assert_allclose(torch_out.numpy() * periphery.v_read, v_out, atol=1e-9)
+    assert np.abs(v_out - architecture.technology.vdd_v * np.tanh(v_in / architecture.technology.vdd_v)).max() > 0.5
+
+
 @pytest.mark.parametrize("encoding", list(WeightEncoding))
 @pytest.mark.parametrize("readout", list(Readout))
 @pytest.mark.parametrize("wire", [0.5, 5.0])
