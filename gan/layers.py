@@ -293,7 +293,7 @@ class CrossbarLayer(nn.Module):
     # -- forward -------------------------------------------------------------------------------------------------
     def drive(self, x: torch.Tensor) -> torch.Tensor:
         """Row inputs (units) as the row drivers apply them."""
-        if self.limits_inputs and not self.within_drive_limit(x):
+        if self.limits_inputs and not self._within_limit(x):
             rows = self.periphery.drive_rows(x, self.read_gain, self.v_read)
         else:
             rows = x if self.read_gain == 1.0 else x * self.read_gain
@@ -303,10 +303,15 @@ class CrossbarLayer(nn.Module):
             self._disturb(rows)
         return rows
 
-    def within_drive_limit(self, x: torch.Tensor) -> bool:
-        """Whether the drivers' limit is the identity on `x` (see `_within`)."""
+    def _within_limit(self, x: torch.Tensor) -> bool:
+        """Whether no input reaches the drivers' limit, so that the limit is the identity, gradient included (the
+        limit passes none at the bound itself). Asked on the CPU only: there the limit's pass each way costs more
+        than this one reduction, on a GPU the reduction's wait for its result costs more than the limit."""
+        if x.device.type != "cpu" or x.numel() == 0:
+            return False
+        low, high = x.detach().aminmax()
         bound = self.periphery.drive_limit(self.v_read) / self.read_gain
-        return _within(x, -bound, bound)
+        return float(high) < bound and float(low) > -bound
 
     @torch.no_grad()
     def _disturb(self, rows: torch.Tensor) -> None:
@@ -341,22 +346,13 @@ class CrossbarLayer(nn.Module):
         """The layer's output from the sum of its row splits' (clipped) partial results."""
         if len(self.plan.row_splits) == 1:
             return self.tile_clip(total)
-        return self.summed(total)
-
-    def summed(self, total: torch.Tensor) -> torch.Tensor:
-        """The summing amplifier's output for the row splits' sum `total`; its rails left out where no output
-        reaches them (see `_within`)."""
-        gain = self.periphery.summing_gain
-        low, high = self.periphery.sum_limits(self.v_read)
-        if not _within(total, low / gain, high / gain):
-            return self.periphery.sum_partials(total, self.v_read)
-        return total if gain == 1.0 else total * gain
+        return self.periphery.sum_partials(total, self.v_read)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         single = len(self.plan.row_splits) == 1
         if self._fused_product():
             total = _SignCrossbarProduct.apply(self.drive(x).flatten(1), self.weight, self)
-            return total if single else self.summed(total)
+            return total if single else self.periphery.sum_partials(total, self.v_read)
         rows, matrix = self.drive(x), self.matrix()
         if self.wired and self.track_reads:
             self._tracked_inputs.append(x.detach())  # for `wire_staleness` on the same inputs
@@ -366,7 +362,7 @@ class CrossbarLayer(nn.Module):
             total = self.tile_clip(self._whole(rows, matrix))
         else:
             total = self.tile_clip(self.partials(rows, matrix)).sum(1)
-        return total if single else self.summed(total)
+        return total if single else self.periphery.sum_partials(total, self.v_read)
 
     def tiles_reach_clip(self, matrix: torch.Tensor) -> bool:
         """Whether a tile's output can reach its clip with rows within +-V_r, as the devices now read (the forward
@@ -427,16 +423,6 @@ class CrossbarLayer(nn.Module):
         if bias is not None:
             out = out + (self.bias_split[:, None] * bias[None]).reshape(1, -1, 1, 1)
         return out.view(out.shape[0], splits, columns, *out.shape[2:])
-
-
-def _within(x: torch.Tensor, low: float, high: float) -> bool:
-    """Whether every value of `x` lies strictly within (low, high), so that a clip there is the identity, gradient
-    included (a clip passes no gradient at its bounds). Asked on the CPU only: there the clip's pass each way costs
-    more than this one reduction; on a GPU the wait for the reduction's result costs more than the clip."""
-    if x.device.type != "cpu" or x.numel() == 0:
-        return False
-    smallest, largest = x.detach().aminmax()
-    return float(largest) < high and float(smallest) > low
 
 
 @dataclasses.dataclass(frozen=True)

@@ -271,13 +271,10 @@ class Periphery:
             return min(2 * input_bound, self.rail)
         return input_bound
 
-    def sum_limits(self, unit_v: float = 1.0) -> tuple[float, float]:
-        """The summing amplifier's output range, its rails, in units of unit_v."""
-        return self.vss / unit_v, self.vdd / unit_v
-
     def sum_partials(self, total, unit_v: float = 1.0):
         """The summing amplifier that adds row-split partial results (`total` is their sum, in units of unit_v)."""
-        return _limit(total if self.summing_gain == 1.0 else self.summing_gain * total, *self.sum_limits(unit_v))
+        return _limit(total if self.summing_gain == 1.0 else self.summing_gain * total, self.vss / unit_v,
+                      self.vdd / unit_v)
 
     def read_gain(self, input_bound: float) -> float:
         """Row-driver gain for inputs within +-input_bound: none above 1, reads at most V_r."""
