@@ -370,9 +370,9 @@ def stage_bound(periphery: Periphery, stage, bound: float, plan=None) -> float:
     return bound
 
 
-def activation_spice(function: str, node: str, enable: str, vdd: float, tanh_volts: float | None = None) -> str:
+def activation_spice(function: str, node: str, enable: str, vdd: float, tanh_volts: float) -> str:
     """The same activation transfers as `Periphery.activation`, as an ngspice B-source expression (`tanh_volts`:
-    `Periphery.tanh_volts`, default vdd)."""
+    `Periphery.tanh_volts`)."""
     supply = f"{float(vdd):.12g}"
     clipped = f"max(min(v({node}), {supply}), 0)"
     if function == "relu":
@@ -380,7 +380,7 @@ def activation_spice(function: str, node: str, enable: str, vdd: float, tanh_vol
     if function == "relu_switch":
         return f"v({enable}) > {float(vdd) / 2:.12g} ? {clipped} : 0"
     if function == "tanh":
-        amplitude = supply if tanh_volts is None else f"{float(tanh_volts):.12g}"
+        amplitude = f"{float(tanh_volts):.12g}"
         return f"{amplitude}*tanh(v({node})/{amplitude})"
     if function == "linear":
         return f"v({node})"

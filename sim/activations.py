@@ -26,9 +26,9 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 CURVES = ("tanh", "relu", "relu_switch", "relu_switch_off")
 
 
-def activation_circuit(technology: Technology, tanh_volts: float | None = None) -> Netlist:
+def activation_circuit(technology: Technology, tanh_volts: float) -> Netlist:
     """One input source into every activation circuit (the switch of one ReLU held off); `tanh_volts`: the tanh's
-    amplitude, `Periphery.tanh_volts` (default vdd)."""
+    amplitude, `Periphery.tanh_volts`."""
     circuit = Netlist(f"amdcgan activation transfer curves, {technology.name}")
     circuit.add("vin in 0 0", f"von on 0 {number(technology.vdd_v)}", "voff off 0 0")
     for curve in CURVES:
@@ -38,8 +38,8 @@ def activation_circuit(technology: Technology, tanh_volts: float | None = None) 
     return circuit
 
 
-def transfer_curves(technology: Technology, points: int = 361, keep: Path | None = None,
-                    tanh_volts: float | None = None) -> dict[str, np.ndarray]:
+def transfer_curves(technology: Technology, points: int = 361, keep: Path | None = None, *,
+                    tanh_volts: float) -> dict[str, np.ndarray]:
     """(points, 2) arrays of v_in, v_out per curve, the input swept from vss to vdd."""
     step = (technology.vdd_v - technology.vss_v) / (points - 1)
     sweep = f".dc vin {number(technology.vss_v)} {number(technology.vdd_v + step / 2)} {number(step)}"
@@ -53,8 +53,7 @@ def write_curves(curves: dict[str, np.ndarray], folder: Path) -> dict[str, str]:
             for curve, table in curves.items()}
 
 
-def plot_and_write_curves(technology: Technology, out_dir: Path, points: int = 361,
-                          tanh_volts: float | None = None) -> dict:
+def plot_and_write_curves(technology: Technology, out_dir: Path, points: int = 361, *, tanh_volts: float) -> dict:
     from .plots import plot_activation_curves
 
     curves = transfer_curves(technology, points, keep=Path(out_dir) / "netlists" / "activations.cir",
@@ -76,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
 
     source = resources.files("amdcgan.hdl") / "data" / "technology" / "cmos180.yaml"
     technology = validate(TechnologyModel, read_yaml(Path(str(source))), str(source))
-    for path in write_curves(transfer_curves(technology), DATA_DIR).values():
+    curves = transfer_curves(technology, tanh_volts=technology.vdd_v)  # the default periphery's tanh
+    for path in write_curves(curves, DATA_DIR).values():
         print(f"wrote {path}")
 
 
