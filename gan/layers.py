@@ -351,8 +351,7 @@ class CrossbarLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         single = len(self.plan.row_splits) == 1
         if self._fused_product():
-            total = _SignCrossbarProduct.apply(self.drive(x).flatten(1), self.weight, self)
-            return total if single else self.periphery.sum_partials(total, self.v_read)
+            return _SignCrossbarProduct.apply(self.drive(x).flatten(1), self.weight, self)
         rows, matrix = self.drive(x), self.matrix()
         if self.wired and self.track_reads:
             self._tracked_inputs.append(x.detach())  # for `wire_staleness` on the same inputs
@@ -523,10 +522,11 @@ def _matrix_gradient(grad: torch.Tensor, slopes: _SignCrossbarSlopes, main_slope
 
 
 class _SignCrossbarProduct(torch.autograd.Function):
-    """A dense sign crossbar on ideal wires whose tiles reach no clip: the row splits' partials summed, y = x E, in
-    one node (no graph through slices of E, no copy of the inputs for the bias row). With one row tile the weight
-    gradient is formed without dL/dE's own matrix pass: dL/dE = x^T g, so its part through S is x^T (g K') (one
-    product, as torch's own layer takes), and its column sums against S are sum_n g y / K (E = S K)."""
+    """A dense sign crossbar on ideal wires whose tiles reach no clip: the row splits' partials summed, y = x E, and
+    through the summing amplifier (`Periphery.sum_partials`) where there are several, in one node (no graph through
+    slices of E, no copy of the inputs for the bias row, no node of its own for the amplifier). With one row tile the
+    weight gradient is formed without dL/dE's own matrix pass: dL/dE = x^T g, so its part through S is x^T (g K')
+    (one product, as torch's own layer takes), and its column sums against S are sum_n g y / K (E = S K)."""
 
     @staticmethod
     def forward(ctx, rows: torch.Tensor, weight: torch.Tensor, layer: "CrossbarLayer") -> torch.Tensor:
@@ -535,6 +535,9 @@ class _SignCrossbarProduct(torch.autograd.Function):
         out = torch.addmm(matrix[layer.inputs], rows, body) if layer.plan.bias else rows @ body
         ctx.layer, ctx.matrix, ctx.slopes = layer, matrix, slopes
         ctx.out = out.detach().clone() if slopes.runs is None else None
+        ctx.passed = None  # where the summing amplifier passes the gradient; None: everywhere
+        if slopes.runs is not None:
+            out, ctx.passed = _summing_amplifier(out, layer.periphery, layer.v_read)
         ctx.save_for_backward(rows, weight)
         return out
 
@@ -542,6 +545,10 @@ class _SignCrossbarProduct(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         rows, weight = ctx.saved_tensors
         layer, matrix, slopes, inputs = ctx.layer, ctx.matrix, ctx.slopes, ctx.layer.inputs
+        if slopes.runs is not None:  # back through the summing amplifier: its gain, none where it clipped
+            gain = layer.periphery.summing_gain
+            grad = grad * ctx.passed if ctx.passed is not None else grad
+            grad = grad * gain if gain != 1.0 else grad
         grad_rows = grad @ matrix[:inputs].t() if ctx.needs_input_grad[0] else None
         main_slopes = layer._main_slopes(weight)
         if slopes.runs is not None:  # dL/dE itself, x^T g with the bias row's sum of g, then each tile's sums
@@ -561,6 +568,19 @@ class _SignCrossbarProduct(torch.autograd.Function):
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Analog activations
+
+
+def _summing_amplifier(total: torch.Tensor, periphery: Periphery, unit_v: float):
+    """`Periphery.sum_partials` in place on a product's fresh output, and where it passes the gradient (hardtanh's
+    rule: strictly within the rails), None where no output reaches them."""
+    low, high = periphery.summing_rails(unit_v)
+    if periphery.summing_gain != 1.0:
+        total.mul_(periphery.summing_gain)
+    least, most = total.aminmax()
+    if float(least) > low and float(most) < high:
+        return total, None
+    passed = (total > low) & (total < high)
+    return total.clamp_(low, high), passed
 
 
 def grouped_convolution(x: torch.Tensor, kernel: torch.Tensor, plan: LayerPlan, groups: int,
@@ -661,7 +681,7 @@ class CircuitActivation(nn.Module):
         self.function, self.periphery, self.v_read = function, periphery, periphery.v_read
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.periphery.activation(x * self.v_read, self.function) / self.v_read
+        return self.periphery.activation(x, self.function, unit_v=self.v_read)
 
 
 class Clip(nn.Module):

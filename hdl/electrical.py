@@ -273,8 +273,11 @@ class Periphery:
 
     def sum_partials(self, total, unit_v: float = 1.0):
         """The summing amplifier that adds row-split partial results (`total` is their sum, in units of unit_v)."""
-        return _limit(total if self.summing_gain == 1.0 else self.summing_gain * total, self.vss / unit_v,
-                      self.vdd / unit_v)
+        return _limit(total if self.summing_gain == 1.0 else self.summing_gain * total, *self.summing_rails(unit_v))
+
+    def summing_rails(self, unit_v: float = 1.0) -> tuple[float, float]:
+        """The summing amplifier's output limits, its supplies, in units of unit_v."""
+        return self.vss / unit_v, self.vdd / unit_v
 
     def read_gain(self, input_bound: float) -> float:
         """Row-driver gain for inputs within +-input_bound: none above 1, reads at most V_r."""
@@ -295,14 +298,16 @@ class Periphery:
         return self.v_read * (self.g_on + self.g_off) / 2
 
     # -- activation circuits (behavioural; a characterised transfer table replaces these where given) -------------
-    def activation(self, volts, function: str, enabled: bool = True):
+    def activation(self, signal, function: str, enabled: bool = True, unit_v: float = 1.0):
+        """The activation circuit's output for an input `signal`, both in units of unit_v (default volts)."""
         if function in ("relu", "relu_switch"):
-            out = volts.clip(0.0, self.vdd)
+            out = _limit(signal, 0.0, self.vdd / unit_v)
             return out if enabled else out * 0.0
         if function == "tanh":
-            return self.tanh_volts * _tanh(volts / self.tanh_volts)
+            amplitude = self.tanh_volts / unit_v
+            return amplitude * _tanh(signal / amplitude)
         if function == "linear":
-            return volts
+            return signal
         raise ValueError(f"unknown activation {function!r}")
 
     def activation_bound(self, function: str, input_bound: float) -> float:
