@@ -32,6 +32,7 @@ what the devices hold (their nominal weights, within +-weight_max). `to_float()`
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Callable
@@ -277,6 +278,8 @@ class AnalogLinear(_AnalogLayer):
         return body_t
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:  # a batch of vectors as it is: no view nodes to back through
+            return super().forward(x)
         leading = x.shape[:-1]
         return super().forward(x.reshape(-1, self.in_features)).reshape(*leading, self.out_features)
 
@@ -368,9 +371,12 @@ class AnalogActivation(CircuitActivation):
     def __init__(self, function: str, periphery: Circuits, rails: tuple[float, float]):
         super().__init__(function, periphery)
         self.rails = rails
+        reach = periphery.activation_bound(function, math.inf) / periphery.v_read  # ReLU and tanh stay within it
+        self.within_rails = -reach >= rails[0] and reach <= rails[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x).clamp(*self.rails)
+        out = super().forward(x)
+        return out if self.within_rails else out.clamp(*self.rails)
 
     def extra_repr(self) -> str:
         return f"{self.function}, rails={self.rails}"

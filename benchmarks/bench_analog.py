@@ -1,8 +1,10 @@
 """Forward + backward time of `amdcgan.analog` layers against the torch layers they replace, one run, batch 64.
 
 Each analog layer is `from_float` of its torch layer on the default hardware (cmos180, wo2, 128 x 128 tiles, sign
-crossbar); the layers are the MNIST DCGAN's and LeNet's. Torch and analog passes alternate, so machine load falls on
-both alike. Prints each pair's medians and their ratio (aim: at most 1.5 on CPU).
+crossbar); the layers are the MNIST DCGAN's and LeNet's. Whole models follow, each against its `convert`ed twin
+(crossbars, activation circuits, batch norm within the rails): what a user's training step pays. Torch and analog
+passes alternate, so machine load falls on both alike. Prints each pair's medians and their ratio (aim: at most 1.5
+on CPU).
 Run: python benchmarks/bench_analog.py [--repeats N] [--device cpu|cuda] [--threads N]
 (On 2 cores torch's own time for the tiny dense layers varies 2x from run to run with 2 threads; `--threads 1` gives
 steady ratios.)
@@ -17,7 +19,7 @@ import time
 import torch
 from torch import nn
 
-from amdcgan.analog import AnalogConv2d, AnalogConvTranspose2d, AnalogLinear
+from amdcgan.analog import AnalogConv2d, AnalogConvTranspose2d, AnalogLinear, convert
 
 BATCH = 64
 ANALOG = {nn.Linear: AnalogLinear, nn.Conv2d: AnalogConv2d, nn.ConvTranspose2d: AnalogConvTranspose2d}
@@ -29,6 +31,26 @@ LAYERS = {  # name: (torch layer, input shape per sample)
     "dcgan D conv1    Conv(64, 128, 5)": (lambda: nn.Conv2d(64, 128, 5, padding=2), (64, 14, 14)),
     "dcgan D dense2   Linear(6272, 1)": (lambda: nn.Linear(6272, 1), (6272,)),
     "lenet fc1        Linear(400, 120)": (lambda: nn.Linear(400, 120), (400,)),
+}
+
+
+def lenet() -> nn.Module:
+    features = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5),
+                             nn.ReLU(), nn.AvgPool2d(2), nn.Flatten())
+    return nn.Sequential(features, nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+MODELS = {  # name: (torch model, input shape per sample)
+    "dcgan generator (MNIST)": (lambda: nn.Sequential(
+        nn.Linear(100, 6272), nn.BatchNorm1d(6272), nn.ReLU(), nn.Unflatten(1, (128, 7, 7)),
+        nn.ConvTranspose2d(128, 64, 5, 2, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.ConvTranspose2d(64, 1, 5, 2, 2, 1), nn.Tanh()), (100,)),
+    "dcgan discriminator (MNIST)": (lambda: nn.Sequential(
+        nn.Conv2d(1, 64, 5, 2, 2), nn.ReLU(), nn.Conv2d(64, 128, 5, 2, 2), nn.ReLU(), nn.Flatten(),
+        nn.Linear(6272, 1)), (1, 28, 28)),
+    "lenet-5 (ReLU, average pooling)": (lenet, (1, 28, 28)),
+    "mlp 784-256-128-10": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128),
+                                                 nn.ReLU(), nn.Linear(128, 10)), (1, 28, 28)),
 }
 
 
@@ -62,22 +84,40 @@ def main() -> None:
     torch.manual_seed(0)
     print(f"forward + backward, batch {BATCH}, {args.device}, median of {args.repeats}, "
           f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'layer':40s} {'torch ms':>9s} {'analog ms':>10s} {'ratio':>6s}")
     ratios = []
-    for name, (build, shape) in LAYERS.items():
-        reference = build().to(device)
-        analog = ANALOG[type(reference)].from_float(reference)
-        x = (torch.rand(BATCH, *shape, device=device) * 2 - 1).requires_grad_()  # the input gradient too
-        steps = timer(reference, x), timer(analog, x)
-        times: tuple[list[float], list[float]] = ([], [])
-        for _ in range(args.repeats):
-            for index, step in enumerate(steps):
-                times[index].append(step())
-        torch_s, analog_s = median(times[0]), median(times[1])
-        ratios.append(analog_s / torch_s)
-        print(f"{name:40s} {torch_s * 1e3:9.2f} {analog_s * 1e3:10.2f} {ratios[-1]:6.2f}")
+    for title, pairs in (("layer", _layers()), ("model", _models())):
+        print(f"{title:40s} {'torch ms':>9s} {'analog ms':>10s} {'ratio':>6s}")
+        for name, reference, analog, x in pairs:
+            torch_s, analog_s = _medians(reference.to(device), analog.to(device), x.to(device), args.repeats)
+            ratios.append(analog_s / torch_s)
+            print(f"{name:40s} {torch_s * 1e3:9.2f} {analog_s * 1e3:10.2f} {ratios[-1]:6.2f}")
     worst = max(ratios)
     print(f"worst ratio {worst:.2f}: {'within' if worst <= 1.5 else 'above'} the 1.5x goal")
+
+
+def _input(shape: tuple[int, ...]) -> torch.Tensor:
+    return (torch.rand(BATCH, *shape) * 2 - 1).requires_grad_()  # the input gradient too
+
+
+def _layers():
+    for name, (build, shape) in LAYERS.items():
+        reference = build()
+        yield name, reference, ANALOG[type(reference)].from_float(reference), _input(shape)
+
+
+def _models():
+    for name, (build, shape) in MODELS.items():
+        reference = build().train()
+        yield name, reference, convert(reference, input_shape=shape)[0], _input(shape)
+
+
+def _medians(reference: nn.Module, analog: nn.Module, x: torch.Tensor, repeats: int) -> tuple[float, float]:
+    steps = timer(reference, x), timer(analog, x)
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for index, step in enumerate(steps):
+            times[index].append(step())
+    return median(times[0]), median(times[1])
 
 
 if __name__ == "__main__":
