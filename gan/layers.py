@@ -535,7 +535,6 @@ class _SignCrossbarProduct(torch.autograd.Function):
         out = torch.addmm(matrix[layer.inputs], rows, body) if layer.plan.bias else rows @ body
         ctx.layer, ctx.matrix, ctx.slopes = layer, matrix, slopes
         ctx.out = out.detach().clone() if slopes.runs is None else None
-        ctx.passed = None  # where the summing amplifier passes the gradient; None: everywhere
         if slopes.runs is not None:
             out, ctx.passed = _summing_amplifier(out, layer.periphery, layer.v_read)
         ctx.save_for_backward(rows, weight)
@@ -547,8 +546,7 @@ class _SignCrossbarProduct(torch.autograd.Function):
         layer, matrix, slopes, inputs = ctx.layer, ctx.matrix, ctx.slopes, ctx.layer.inputs
         if slopes.runs is not None:  # back through the summing amplifier: its gain, none where it clipped
             gain = layer.periphery.summing_gain
-            grad = grad * ctx.passed if ctx.passed is not None else grad
-            grad = grad * gain if gain != 1.0 else grad
+            grad = grad * ctx.passed if gain == 1.0 else grad * ctx.passed * gain
         grad_rows = grad @ matrix[:inputs].t() if ctx.needs_input_grad[0] else None
         main_slopes = layer._main_slopes(weight)
         if slopes.runs is not None:  # dL/dE itself, x^T g with the bias row's sum of g, then each tile's sums
@@ -566,21 +564,18 @@ class _SignCrossbarProduct(torch.autograd.Function):
         return grad_rows, slopes.weight_gradient(grad, weighted, main_slopes, through_signs), None
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# Analog activations
-
-
-def _summing_amplifier(total: torch.Tensor, periphery: Periphery, unit_v: float):
+def _summing_amplifier(total: torch.Tensor, periphery: Periphery, unit_v: float) -> tuple[torch.Tensor, torch.Tensor]:
     """`Periphery.sum_partials` in place on a product's fresh output, and where it passes the gradient (hardtanh's
-    rule: strictly within the rails), None where no output reaches them."""
+    rule: strictly within the rails); no reduction, so nothing waits on a GPU."""
     low, high = periphery.summing_rails(unit_v)
     if periphery.summing_gain != 1.0:
         total.mul_(periphery.summing_gain)
-    least, most = total.aminmax()
-    if float(least) > low and float(most) < high:
-        return total, None
     passed = (total > low) & (total < high)
     return total.clamp_(low, high), passed
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Analog activations
 
 
 def grouped_convolution(x: torch.Tensor, kernel: torch.Tensor, plan: LayerPlan, groups: int,
