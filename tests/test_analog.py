@@ -246,6 +246,23 @@ def test_readouts_by_layer_type_and_name_and_what_stays_digital():
     assert analog(torch.rand(2, 1, 6, 6)).shape == (2, 1)
 
 
+@pytest.mark.parametrize("periphery", [{}, {"tanh_amplitude_v": 0.5}])
+def test_activation_circuits_are_hdls_transfer_within_the_rails(periphery):
+    """ReLU and tanh modules become hdl's transfer (`Periphery.activation`, in volts here) and, far beyond any
+    input a crossbar gives, stay within the supply rails without a clip of their own."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.Tanh())
+    analog, _ = convert(model, {"periphery": periphery}, input_shape=(3,))
+    circuits = analog_layers(analog)["0"].periphery
+    x = torch.linspace(-1e4, 1e4, 2001, dtype=torch.float64)
+    for module, function in ((analog[1], "relu"), (analog[3], "tanh")):
+        assert module.within_rails  # (a circuit that could leave them would be clipped there)
+        volts = module(x) * circuits.v_read
+        torch.testing.assert_close(volts, circuits.activation(x * circuits.v_read, function), rtol=1e-12, atol=1e-12)
+        assert circuits.vss <= float(volts.min()) and float(volts.max()) <= circuits.vdd
+    tanh_reach = float(analog[3](x).abs().max()) * circuits.v_read
+    assert tanh_reach == pytest.approx(periphery.get("tanh_amplitude_v", circuits.vdd))
+
+
 def test_bad_hardware_and_layers_are_named():
     with pytest.raises(UserError, match="tiles.max_rows"):
         Hardware.load({"tiles": {"max_rows": 0, "max_columns": 8}})
