@@ -535,8 +535,10 @@ class _SignCrossbarProduct(torch.autograd.Function):
         out = torch.addmm(matrix[layer.inputs], rows, body) if layer.plan.bias else rows @ body
         ctx.layer, ctx.matrix, ctx.slopes = layer, matrix, slopes
         ctx.out = out.detach().clone() if slopes.runs is None else None
-        if slopes.runs is not None:
-            out, ctx.passed = _summing_amplifier(out, layer.periphery, layer.v_read)
+        if slopes.runs is not None:  # the summing amplifier; hardtanh's gradient rule: strictly within its rails
+            out = layer.periphery.sum_partials(out, layer.v_read)
+            low, high = layer.periphery.summing_rails(layer.v_read)
+            ctx.passed = (out > low) & (out < high)
         ctx.save_for_backward(rows, weight)
         return out
 
@@ -562,16 +564,6 @@ class _SignCrossbarProduct(torch.autograd.Function):
         if layer.plan.bias:
             through_signs[inputs] = scaled.sum(0)
         return grad_rows, slopes.weight_gradient(grad, weighted, main_slopes, through_signs), None
-
-
-def _summing_amplifier(total: torch.Tensor, periphery: Periphery, unit_v: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """`Periphery.sum_partials` in place on a product's fresh output, and where it passes the gradient (hardtanh's
-    rule: strictly within the rails); no reduction, so nothing waits on a GPU."""
-    low, high = periphery.summing_rails(unit_v)
-    if periphery.summing_gain != 1.0:
-        total.mul_(periphery.summing_gain)
-    passed = (total > low) & (total < high)
-    return total.clamp_(low, high), passed
 
 
 # ---------------------------------------------------------------------------------------------------------------------
