@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -198,6 +199,9 @@ class Run:
         self.optimisers = (torch.optim.Adam(self.models.generator.parameters(), lr=config.lr, betas=betas),
                            torch.optim.Adam(self.models.discriminator.parameters(), lr=config.lr, betas=betas))
         self.epoch, self.rounds, self.metrics = 0, 0, []
+        # wall seconds of each epoch's training steps (scoring excluded), kept apart from the metrics, which a
+        # resumed or repeated run reproduces exactly; None for epochs a checkpoint without times trained
+        self.epoch_seconds: list[float | None] = []
         self.scorer = None
         self.read_stats: dict = {}
 
@@ -207,6 +211,7 @@ class Run:
         return {
             "config": self.config.result_fields(), "epoch": self.epoch, "rounds": self.rounds,
             "metrics": plain_data(self.metrics), "programming": plain_data(self.models.programming),
+            "epoch_seconds": list(self.epoch_seconds),
             "architecture": self.architecture.model_dump(mode="json"),
             "generator": self.models.generator.state_dict(), "discriminator": self.models.discriminator.state_dict(),
             "optimiser_g": self.optimisers[0].state_dict(), "optimiser_d": self.optimisers[1].state_dict(),
@@ -235,6 +240,8 @@ class Run:
             self.optimisers[1].load_state_dict(state["optimiser_d"])
             self.epoch, self.rounds, self.metrics = int(state["epoch"]), int(state["rounds"]), list(state["metrics"])
             self.models.programming = state["programming"]
+            seconds = [None if value is None else float(value) for value in state.get("epoch_seconds", [])]
+            self.epoch_seconds = ([None] * self.epoch + seconds)[-self.epoch:] if self.epoch else []
             restore_rng_states(state["rng"])
             for name, solves in state.get("wire_solves", {}).items():  # older checkpoints: solved afresh
                 restore_wire_solves({"generator": self.models.generator,
@@ -332,6 +339,7 @@ class Run:
         return max(1, len(self.images) // self.config.batch)
 
     def train_epoch(self) -> dict:
+        start = time.perf_counter()
         order = torch.randperm(len(self.images))
         batch, on_circuit = self.config.batch, self.config.mode != "float"
         losses = []
@@ -340,6 +348,7 @@ class Run:
             losses.append(gan_step(self.models, self.optimisers, real, self.noise_dim, on_circuit))
             self.rounds += 1
             self.progress({"event": "step", "epoch": self.epoch + 1, **losses[-1]})
+        self.epoch_seconds.append(time.perf_counter() - start)
         return {key: float(np.mean([loss[key] for loss in losses])) for key in losses[0]}
 
     def start(self, resume: bool) -> None:
@@ -391,6 +400,7 @@ class Run:
             "config": self.config.model_dump(mode="json"), "epochs": self.epoch,
             "final": self.metrics[-1], "untrained": self.metrics[0], "metrics": self.metrics,
             "update_stats": stats, "run_stats": run_stats, "read_stats": self.read_stats,
+            "epoch_seconds": list(self.epoch_seconds),
             "hardware": {"technology": self.architecture.technology.name,
                          "components": self.architecture.components.name,
                          "device": self.architecture.device.name, "tiles": len(plan.tiles()),

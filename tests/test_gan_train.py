@@ -72,12 +72,16 @@ def test_a_killed_run_resumes_to_the_uninterrupted_state(small_arch, tmp_path, m
     with pytest.raises(Killed):
         train(small_arch, tmp_path / "killed", config, progress=kill_after(1))
     assert checkpoint(tmp_path / "killed")["epoch"] == 1
+    first_epoch_seconds = checkpoint(tmp_path / "killed")["epoch_seconds"]
     with pytest.raises(UserError, match="--resume"):
         train(small_arch, tmp_path / "killed", config)
     with pytest.raises(UserError, match="other settings"):
         train(small_arch, tmp_path / "killed", config.replace(seed=9), resume=True)
-    train(small_arch, tmp_path / "killed", config, resume=True)
+    resumed = train(small_arch, tmp_path / "killed", config, resume=True)
     assert_same_state(checkpoint(tmp_path / "whole"), checkpoint(tmp_path / "killed"))
+    # each epoch's training time: the killed run's first epoch kept, the resumed epochs timed afresh
+    assert len(first_epoch_seconds) == 1 and resumed["epoch_seconds"][:1] == first_epoch_seconds
+    assert len(resumed["epoch_seconds"]) == 3 and all(seconds > 0 for seconds in resumed["epoch_seconds"])
     assert (json.loads((tmp_path / "whole" / "update_stats.json").read_text())
             == json.loads((tmp_path / "killed" / "update_stats.json").read_text()))
 
@@ -111,6 +115,16 @@ def test_insitu_training_writes_counted_pulses_on_allowed_levels(small_arch, tmp
     assert run_stats["total_write_pulses"] == sum(network["total_pulses"] for network in networks)
     assert run_stats["max_updates_per_device"] == max(network["max_pulses_per_device"] for network in networks)
     assert load_run_stats(run_stats).update_rounds == stats["update_rounds"]
+
+
+def test_a_checkpoint_without_epoch_times_resumes_with_those_times_unknown(small_arch, tmp_path):
+    config = make_config(**{**QUICK, "epochs": 1}, mode="float")
+    train(small_arch, tmp_path, config)
+    state = checkpoint(tmp_path)
+    del state["epoch_seconds"]  # as a checkpoint written before epochs were timed
+    torch.save(state, tmp_path / CHECKPOINT)
+    summary = train(small_arch, tmp_path, config.replace(epochs=2), resume=True)
+    assert summary["epoch_seconds"][0] is None and summary["epoch_seconds"][1] > 0
 
 
 def test_run_files(small_arch, tmp_path):
