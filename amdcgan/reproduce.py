@@ -346,7 +346,10 @@ def _characterized_training_section(ctx: Context, library: Path) -> Section:
     from amdcgan.progress import training_events
     from amdcgan.sim.characterize import characterized_hardware
 
-    architecture, curves = characterized_hardware(ctx.arch(), library)
+    reference = ctx.arch()
+    asked = reference.periphery.tanh_amplitude_v  # the measured tanh is the transistor-level circuit, amplitude vdd
+    periphery = reference.periphery.model_copy(update={"tanh_amplitude_v": None})
+    architecture, curves = characterized_hardware(reference.model_copy(update={"periphery": periphery}), library)
     epochs, limit = SKY130_TRAINING["quick" if ctx.quick else "full"]
     config = make_config(mode="insitu", epochs=epochs, limit=limit, data_dir=ctx.data_dir, seed=ctx.seed,
                          device=_gan_device(ctx), activation_tables=curves)
@@ -366,7 +369,10 @@ def _characterized_training_section(ctx: Context, library: Path) -> Section:
         verdicts=[verdict],
         blocks=[f"The reference on sky130 (+-{architecture.technology.vdd_v:g} V) with the measured component "
                 f"library, its ReLU and tanh the measured DC curves ({', '.join(sorted(curves))}), trained in situ "
-                f"for {run['epochs']} epoch(s) on {limit or 'all'} images per epoch.",
+                f"for {run['epochs']} epoch(s) on {limit or 'all'} images per epoch."
+                + ("" if asked is None else f" The tanh is the characterized circuit's, whose amplitude is vdd: the "
+                                            f"reference's periphery asks for {asked:g} V, at which this circuit is not "
+                                            f"characterized."),
                 Table(["run", "epoch", "FID", "classes", "confidence"],
                       [_quality_row("in-situ on sky130", before), _quality_row("in-situ on sky130", after)]),
                 Figure("generated digits, in-situ on the sky130 circuits", Path(run["paths"]["samples"][-1]))],
@@ -588,6 +594,7 @@ def stage_spice(ctx: Context) -> tuple[list[Section], dict]:
 QUICK_EPOCHS, QUICK_SNAPSHOTS = 6, (1, 2, 4, 6)
 QUICK_FLOAT_EPOCHS, QUICK_EXSITU_EPOCHS = 27, 3
 FULL_EPOCHS, FULL_SNAPSHOTS, FULL_SWEEP_EPOCHS = 70, (1, 20, 50, 70), 50
+INSITU_BATCH = 32  # in situ: twice float's update rounds per epoch (README, "Learning on the circuit")
 VARIABILITY = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
 LEVELS = [2, 4, 8, 16, 32, 64, 128, 256]
 WIRE_OHMS = [0.0, 0.2, 1.0, 2.5]  # per cell segment, rows and columns alike
@@ -768,13 +775,14 @@ def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
     float_run = train(arch, out / "float", base.replace(mode="float", epochs=float_epochs, activation_tables={},
                                                         snapshot_epochs=()),
                       resume=True, progress=events("  training float"))
-    insitu = train(arch, out / "insitu", base.replace(mode="insitu"), resume=True, progress=events("  training in-situ"))
+    on_devices = base.replace(mode="insitu", batch=INSITU_BATCH)
+    insitu = train(arch, out / "insitu", on_devices, resume=True, progress=events("  training in-situ"))
     ctx.shared["run_stats"] = insitu["run_stats"]
-    point = base.replace(mode="insitu", epochs=FULL_SWEEP_EPOCHS, snapshot_epochs=())
+    point = on_devices.replace(epochs=FULL_SWEEP_EPOCHS, snapshot_epochs=())
     runner = partial(run_points, progress=lambda label: events(f"  sweep point {label}"))
     wire_sizes = [arch.tiles.max_rows] if ctx.quick else WIRE_TILE_ROWS
     wires = wire_sweep(arch, out / "sweep_wires", WIRE_OHMS, wire_sizes,
-                       base.replace(mode="insitu") if ctx.quick else point, runner=runner,
+                       on_devices if ctx.quick else point, runner=runner,
                        read_power=run_read_power_w, announce=lambda line: log.write(f"  wires: {line}") if log else None,
                        runs={arch.tiles.max_rows: out / "insitu"} if ctx.quick else None)
     if ctx.quick:  # one generator trained on the circuit with ideal devices, programmed into each device setting
@@ -788,8 +796,9 @@ def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
                          for name, values in (("variability", VARIABILITY), ("levels", LEVELS))}
     by_epoch = {row["epoch"]: row for row in insitu["metrics"]}
     final = insitu["final"]
-    how = ("quick: the 5,000 embedded digits, " if ctx.quick else "full: ") + f"{epochs} epochs in situ " \
-          f"({float_run['epochs']} in float), {arch.device.name} devices with {arch.device.levels} levels"
+    how = (("quick: the 5,000 embedded digits, " if ctx.quick else "full: ")
+           + f"{epochs} epochs in situ at batch {insitu['config']['batch']} ({float_run['epochs']} in float at batch "
+             f"{float_run['config']['batch']}), {arch.device.name} devices with {arch.device.levels} levels")
     stats = ctx.shared["run_stats"]
     runs = {"float": float_run, "in-situ": insitu}
     reached_words = {label: first_recognisable(run["metrics"], run.get("epoch_seconds")) for label, run in runs.items()}
