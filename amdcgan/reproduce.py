@@ -719,8 +719,9 @@ def wire_verdict(summary: dict) -> Verdict:
     if "note" in finding:
         return Verdict(claim, "inconclusive", finding["criterion"], finding["note"] + f" (would read {largest}).",
                        figures)
-    return not_comparable(claim, finding["criterion"], f"largest tile rows per wire resistance: {largest}.",
-                          figures)
+    sizes = ", ".join(str(rows) for rows in sorted({point["tile_rows"] for point in summary["points"]}))
+    return not_comparable(claim, finding["criterion"], f"tile sizes read: {sizes} rows; the largest of them that "
+                                                       f"keeps quality, per wire resistance: {largest}.", figures)
 
 
 def wire_section(summary: dict, quick: bool) -> Section:

@@ -147,13 +147,17 @@ def growth_verdict(claim: str, x, y, standard_error, unit: str = "") -> Verdict:
         outcome = "inconclusive"
     else:
         outcome = "differ"
-    values = ", ".join(f"{a:g}: {b:.3g}{unit}" for a, b in zip(x, y))
-    noisy = bool(np.any(np.asarray(standard_error, float) > 0))
+    errors = np.broadcast_to(np.asarray(standard_error, float), np.shape(y))
+    noisy = bool(np.any(errors > 0))
+    values = ", ".join(f"{a:g}: {b:.3g}{unit}" + (f" +- {e:.2g}" if noisy else "") for a, b, e in zip(x, y, errors))
+    within = found["monotone_within_noise"]
     return Verdict(
         claim, outcome,
         f"grows: Spearman rank correlation >= {GROWTH_RANK} and "
         + (f"no step down larger than {NOISE_SIGMAS:g} standard errors of the Monte Carlo estimate" if noisy
            else "no step down at all (no noise allowance)"),
-        f"Spearman {found['spearman']:.2f}, largest step down {found['largest_fall']:.3g}{unit} "
-        f"({'within' if found['monotone_within_noise'] else 'beyond'} the noise); values {values}.",
-        {**found, "x": list(map(float, x)), "y": list(map(float, y))})
+        f"Spearman {found['spearman']:.2f}, " + ("no step down" if within and not noisy else
+                                                 f"largest step down {found['largest_fall']:.3g}{unit}"
+                                                 + (f" ({'within' if within else 'beyond'} the noise)" if noisy else ""))
+        + "; values" + (" +- standard error" if noisy else "") + f" {values}.",
+        {**found, "x": list(map(float, x)), "y": list(map(float, y)), "standard_error": list(map(float, errors))})

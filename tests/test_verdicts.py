@@ -52,6 +52,12 @@ def test_growth_within_noise_agrees_and_a_large_fall_does_not():
     assert growth_verdict("g", x, small_dip, 0.0).outcome == "inconclusive"  # trend, but a fall with no noise
     assert growth_verdict("g", x, small_dip[::-1], 0.1).outcome == "differ"
     assert growth_verdict("g", x, [1, 1, 1, 1, 1, 1], 0.1).outcome == "differ"
+    # what the verdict says it measured: the fall against the noise it allows, every standard error kept
+    noisy = growth_verdict("g", x, small_dip, 1.5)
+    assert "largest step down 0.05 (within the noise)" in noisy.measured and "4.3 +- 1.5" in noisy.measured
+    assert noisy.figures["standard_error"] == [1.5] * len(x)
+    assert "largest step down 0.05;" in growth_verdict("g", x, small_dip, 0.0).measured
+    assert "no step down;" in growth_verdict("g", x, sorted(small_dip), 0.0).measured
 
 
 def test_ratio_and_cells_verdicts_flip_at_the_tolerance():
