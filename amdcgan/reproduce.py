@@ -511,10 +511,16 @@ def variability_verdicts(variability: dict) -> list[Verdict]:
     table = np.asarray(variability["table"], float)
     names = ("7a: the convolution filter output", "7b: the mean filter output", "7c: the dense layer input",
              "7d: the dense layer output current")
-    return [growth_verdict(f"Fig. {name.split(':')[0]}: the error in{name.split(':')[1]} grows with variability",
-                           table[:, 0],
-                           table[:, column], table[:, column] / np.sqrt(2 * variability["trials"]), "%")
-            for column, name in enumerate(names, start=1)]
+    verdicts = [growth_verdict(f"Fig. {name.split(':')[0]}: the error in{name.split(':')[1]} grows with variability",
+                               table[:, 0], table[:, column], table[:, column] / np.sqrt(2 * variability["trials"]),
+                               "%")
+                for column, name in enumerate(names, start=1)]
+    for column in range(2, len(names) + 1):  # two nodes the bench reads alike are one measurement, said so
+        if np.allclose(table[:, column], table[:, column - 1], rtol=1e-3, atol=0):
+            verdicts[column - 1].measured += (f" The same values as Fig. {names[column - 2].split(':')[0]} within "
+                                              f"0.1% at every point: the two nodes read alike in this bench, so this is no separate "
+                                              f"confirmation.")
+    return verdicts
 
 
 def stage_spice(ctx: Context) -> tuple[list[Section], dict]:

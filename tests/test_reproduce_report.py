@@ -135,3 +135,12 @@ def test_first_recognisable_epoch_is_read_from_the_metrics():
     assert first_recognisable(rows, [None, 60.0, 90.0]) == "first at epoch 2"  # an epoch's time unknown: none said
     assert time_to_digits(rows, [30.0, 60.0, 90.0]) == {"epoch": 2, "train_seconds": 90.0, "epochs_run": 3,
                                                         "run_train_seconds": 180.0}
+
+
+def test_a_variability_curve_equal_to_the_one_before_says_it_is_no_separate_confirmation():
+    from amdcgan.reproduce import variability_verdicts
+
+    table = [[0, 0, 0, 0, 0], [10, 1, 2, 2, 3], [20, 2, 4, 4.001, 6], [30, 3, 6, 6, 9]]  # 7c reads as 7b
+    verdicts = variability_verdicts({"table": table, "trials": 4})
+    said = ["no separate confirmation" in verdict.measured for verdict in verdicts]
+    assert said == [False, False, True, False] and "Fig. 7b" in verdicts[2].measured
