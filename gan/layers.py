@@ -521,6 +521,15 @@ def _matrix_gradient(grad: torch.Tensor, slopes: _SignCrossbarSlopes, main_slope
     return slopes.weight_gradient(grad, weighted, main_slopes, signed_part)
 
 
+def _strictly_within(values: torch.Tensor, low: float, high: float) -> bool:
+    """Whether every value lies strictly between `low` and `high`, where a clip to them is the identity, gradient
+    included. Asked on the CPU only (on a GPU the wait for the answer costs more than the clip)."""
+    if values.device.type != "cpu" or values.numel() == 0:
+        return False
+    smallest, largest = values.detach().aminmax()
+    return float(smallest) > low and float(largest) < high
+
+
 class _SignCrossbarProduct(torch.autograd.Function):
     """A dense sign crossbar on ideal wires whose tiles reach no clip: the row splits' partials summed, y = x E, and
     through the summing amplifier (`Periphery.sum_partials`) where there are several, in one node (no graph through
@@ -535,10 +544,12 @@ class _SignCrossbarProduct(torch.autograd.Function):
         out = torch.addmm(matrix[layer.inputs], rows, body) if layer.plan.bias else rows @ body
         ctx.layer, ctx.matrix, ctx.slopes = layer, matrix, slopes
         ctx.out = out.detach().clone() if slopes.runs is None else None
+        ctx.passed = None  # where the summing amplifier passes the gradient; None: everywhere, at unity gain
         if slopes.runs is not None:  # the summing amplifier; hardtanh's gradient rule: strictly within its rails
-            out = layer.periphery.sum_partials(out, layer.v_read)
             low, high = layer.periphery.summing_rails(layer.v_read)
-            ctx.passed = (out > low) & (out < high)
+            if layer.periphery.summing_gain != 1.0 or not _strictly_within(out, low, high):
+                out = layer.periphery.sum_partials(out, layer.v_read)
+                ctx.passed = (out > low) & (out < high)
         ctx.save_for_backward(rows, weight)
         return out
 
@@ -546,7 +557,7 @@ class _SignCrossbarProduct(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         rows, weight = ctx.saved_tensors
         layer, matrix, slopes, inputs = ctx.layer, ctx.matrix, ctx.slopes, ctx.layer.inputs
-        if slopes.runs is not None:  # back through the summing amplifier: its gain, none where it clipped
+        if ctx.passed is not None:  # back through the summing amplifier: its gain, none where it clipped
             gain = layer.periphery.summing_gain
             grad = grad * ctx.passed if gain == 1.0 else grad * ctx.passed * gain
         grad_rows = grad @ matrix[:inputs].t() if ctx.needs_input_grad[0] else None
