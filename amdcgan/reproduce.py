@@ -517,9 +517,9 @@ def variability_verdicts(variability: dict) -> list[Verdict]:
                 for column, name in enumerate(names, start=1)]
     for column in range(2, len(names) + 1):  # two nodes the bench reads alike are one measurement, said so
         if np.allclose(table[:, column], table[:, column - 1], rtol=1e-3, atol=0):
-            verdicts[column - 1].measured += (f" The same values as Fig. {names[column - 2].split(':')[0]} within "
-                                              f"0.1% at every point: the two nodes read alike in this bench, so this is no separate "
-                                              f"confirmation.")
+            earlier = names[column - 2].split(":")[0]
+            verdicts[column - 1].measured += (f" The same values as Fig. {earlier} within 0.1% at every point: the two "
+                                              f"nodes read alike in this bench, so this is no separate confirmation.")
     return verdicts
 
 
