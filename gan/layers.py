@@ -305,13 +305,9 @@ class CrossbarLayer(nn.Module):
 
     def _within_limit(self, x: torch.Tensor) -> bool:
         """Whether no input reaches the drivers' limit, so that the limit is the identity, gradient included (the
-        limit passes none at the bound itself). Asked on the CPU only: there the limit's pass each way costs more
-        than this one reduction, on a GPU the reduction's wait for its result costs more than the limit."""
-        if x.device.type != "cpu" or x.numel() == 0:
-            return False
-        low, high = x.detach().aminmax()
+        limit passes none at the bound itself)."""
         bound = self.periphery.drive_limit(self.v_read) / self.read_gain
-        return float(high) < bound and float(low) > -bound
+        return _strictly_within(x, -bound, bound)
 
     @torch.no_grad()
     def _disturb(self, rows: torch.Tensor) -> None:
@@ -523,7 +519,8 @@ def _matrix_gradient(grad: torch.Tensor, slopes: _SignCrossbarSlopes, main_slope
 
 def _strictly_within(values: torch.Tensor, low: float, high: float) -> bool:
     """Whether every value lies strictly between `low` and `high`, where a clip to them is the identity, gradient
-    included. Asked on the CPU only (on a GPU the wait for the answer costs more than the clip)."""
+    included. Asked on the CPU only: there a clip's pass each way costs more than this one reduction, on a GPU the
+    reduction's wait for its result costs more than the clip."""
     if values.device.type != "cpu" or values.numel() == 0:
         return False
     smallest, largest = values.detach().aminmax()
