@@ -637,10 +637,9 @@ def time_to_digits(metrics: list[dict], epoch_seconds: list | None = None) -> di
             "run_train_seconds": seconds_through(last)}
 
 
-def first_recognisable(metrics: list[dict], epoch_seconds: list | None = None) -> str:
-    """When a run first met the digits criterion, in words, with the training time it took where known."""
-    reached = time_to_digits(metrics, epoch_seconds)
-
+def first_recognisable(reached: dict) -> str:
+    """When a run first met the digits criterion (`time_to_digits`'s finding), in words, with the training time it
+    took where known."""
     def minutes(seconds: float | None) -> str:
         return "" if seconds is None else f" ({seconds / 60:.1f} min of training)"
 
@@ -807,8 +806,9 @@ def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
            + f"{epochs} epochs in situ at batch {insitu['config']['batch']} ({float_run['epochs']} in float at batch "
              f"{float_run['config']['batch']}), {arch.device.name} devices with {arch.device.levels} levels")
     stats = ctx.shared["run_stats"]
-    runs = {"float": float_run, "in-situ": insitu}
-    reached_words = {label: first_recognisable(run["metrics"], run.get("epoch_seconds")) for label, run in runs.items()}
+    reached = {label: time_to_digits(run["metrics"], run.get("epoch_seconds"))
+               for label, run in (("float", float_run), ("in-situ", insitu))}
+    reached_words = {label: first_recognisable(finding) for label, finding in reached.items()}
     sections = [Section(
         title="Fig. 1b: generated digits (in-situ training on the tile model)",
         paper="example digits after 100 training epochs of the analog DCGAN.",
@@ -865,8 +865,7 @@ def stage_gan(ctx: Context) -> tuple[list[Section], dict]:
     ))
     sections.append(wire_section(wires, ctx.quick))
     return sections, {"insitu_final": final, "float_final": float_run["final"], "best_epoch": best,
-                      "time_to_digits": {label: time_to_digits(run["metrics"], run.get("epoch_seconds"))
-                                         for label, run in runs.items()},
+                      "time_to_digits": reached,
                       "run_stats": stats, "wires": {"finding": wires["finding"], "points": wires["points"]}}
 
 

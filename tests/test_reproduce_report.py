@@ -127,12 +127,13 @@ def test_first_recognisable_epoch_is_read_from_the_metrics():
 
     rows = [{"epoch": 0, "fid": 2000.0, "classes": 1}, {"epoch": 1, "fid": DIGITS_FID, "classes": DIGIT_CLASSES - 1},
             {"epoch": 2, "fid": DIGITS_FID, "classes": DIGIT_CLASSES}, {"epoch": 3, "fid": 400.0, "classes": 10}]
-    assert first_recognisable(rows) == "first at epoch 2"
-    assert first_recognisable(rows[:2]) == "not within its 1 epochs"
+    assert first_recognisable(time_to_digits(rows)) == "first at epoch 2"
+    assert first_recognisable(time_to_digits(rows[:2])) == "not within its 1 epochs"
     # with each epoch's training time: the sum up to the epoch that met it, or over the whole run
-    assert first_recognisable(rows, [30.0, 60.0, 90.0]) == "first at epoch 2 (1.5 min of training)"
-    assert first_recognisable(rows[:2], [30.0]) == "not within its 1 epochs (0.5 min of training)"
-    assert first_recognisable(rows, [None, 60.0, 90.0]) == "first at epoch 2"  # an epoch's time unknown: none said
+    assert first_recognisable(time_to_digits(rows, [30.0, 60.0, 90.0])) == "first at epoch 2 (1.5 min of training)"
+    assert first_recognisable(time_to_digits(rows[:2], [30.0])) == "not within its 1 epochs (0.5 min of training)"
+    # an epoch's time unknown: no time said
+    assert first_recognisable(time_to_digits(rows, [None, 60.0, 90.0])) == "first at epoch 2"
     assert time_to_digits(rows, [30.0, 60.0, 90.0]) == {"epoch": 2, "train_seconds": 90.0, "epochs_run": 3,
                                                         "run_train_seconds": 180.0}
 
