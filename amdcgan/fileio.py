@@ -31,6 +31,12 @@ _TMP_SUFFIX = ".tmp"
 _NAME_MAX = 255
 
 
+def cache_root() -> Path:
+    """The folder for what is fetched or built once per user and kept (`$AMDCGAN_CACHE`, default
+    `~/.cache/amdcgan`)."""
+    return Path(os.environ.get("AMDCGAN_CACHE") or Path.home() / ".cache" / "amdcgan")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

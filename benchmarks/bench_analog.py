@@ -5,7 +5,9 @@ crossbar); the layers are the MNIST DCGAN's and LeNet's. Whole models follow, ea
 (crossbars, activation circuits, batch norm within the rails): what a user's training step pays. Torch and analog
 passes alternate, so machine load falls on both alike. Prints each pair's medians and their ratio (aim: at most 1.5
 on CPU).
-Run: python benchmarks/bench_analog.py [--repeats N] [--device cpu|cuda] [--threads N]
+The analog layers run on the compiled loops (`amdcgan.gan.kernels`) where a C compiler is at hand; `--torch-ops`
+runs them on the torch ops those loops replace, for comparison.
+Run: python benchmarks/bench_analog.py [--repeats N] [--device cpu|cuda] [--threads N] [--torch-ops]
 (On 2 cores torch's own time for the tiny dense layers varies 2x from run to run with 2 threads; `--threads 1` gives
 steady ratios.)
 """
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 
 from amdcgan.analog import AnalogConv2d, AnalogConvTranspose2d, AnalogLinear, convert
+from amdcgan.gan import kernels
 
 BATCH = 64
 ANALOG = {nn.Linear: AnalogLinear, nn.Conv2d: AnalogConv2d, nn.ConvTranspose2d: AnalogConvTranspose2d}
@@ -77,13 +80,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--torch-ops", action="store_true", help="without the compiled loops")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.torch_ops:
+        kernels.loops = lambda: None
     device = torch.device(args.device)
     torch.manual_seed(0)
+    loops = "compiled loops" if kernels.loops() is not None else "torch ops only"
     print(f"forward + backward, batch {BATCH}, {args.device}, median of {args.repeats}, "
-          f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+          f"{torch.get_num_threads()} threads, {loops}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
+          f"cores")
     ratios = []
     for title, pairs in (("layer", _layers()), ("model", _models())):
         print(f"{title:40s} {'torch ms':>9s} {'analog ms':>10s} {'ratio':>6s}")

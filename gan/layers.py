@@ -30,6 +30,7 @@ from amdcgan.hdl.mapping import LayerPlan, NetworkPlan, plan_tiles
 from amdcgan.hdl.shapes import network_shapes
 from amdcgan.hdl.spec import Activation, Architecture, BatchNorm, Dropout, MeanPool, Reshape
 
+from . import kernels
 from .devices import DeviceModel, WeightDevices
 
 INIT_STD = 0.02  # DCGAN initialisation (Radford et al.)
@@ -118,6 +119,10 @@ class CrossbarLayer(nn.Module):
         self.register_buffer("membership", membership, persistent=False)
         self.register_buffer("row_tile", membership.argmax(1), persistent=False)
         self.row_runs = _RowRuns.of(plan.row_splits)
+        starts = [start for start, _ in plan.row_splits] + [plan.weight_rows]
+        if [stop for _, stop in plan.row_splits] != starts[1:]:
+            raise ValueError(f"row splits {plan.row_splits} do not cover the rows in order")
+        self.register_buffer("tile_starts", torch.tensor(starts), persistent=False)
         self.register_buffer("read_counts", torch.zeros(3, dtype=torch.float64), persistent=False)
         self.track_reads = False
         self.register_buffer("disturbance", torch.zeros(plan.weight_rows, dtype=torch.float64))
@@ -460,9 +465,11 @@ class _SignCrossbarSlopes:
 
     signed: torch.Tensor  # S (rows, columns)
     gains: torch.Tensor  # K (tiles, columns)
-    signed_scale: torch.Tensor  # dL/dw per unit dL/dE through S: K dS/dw, per row ((1, columns) for one tile)
+    tile_scale: torch.Tensor  # dL/dw per unit dL/dE through S: K dS/dw, (tiles, columns)
+    signed_scale: torch.Tensor  # the same per row ((1, columns) for one tile)
     main_scale: torch.Tensor  # dK/dT per unit of weight, (tiles, columns)
     runs: _RowRuns | None  # the row tiles as runs of rows; None for one tile
+    starts: torch.Tensor  # each tile's first row, then the row count (the compiled loop's tiles)
 
     @classmethod
     def of(cls, layer: "CrossbarLayer") -> "_SignCrossbarSlopes":
@@ -477,7 +484,8 @@ class _SignCrossbarSlopes:
         slope_signed = layer.cell.continuous_slopes(layer.weight.new_ones(()))[1]
         scale = gains * (slope_signed / unit_max)
         runs = None if tiles is None else layer.row_runs
-        return cls(signed, gains, scale if tiles is None else scale.index_select(0, tiles), slopes / unit_max, runs)
+        return cls(signed, gains, scale, scale if tiles is None else scale.index_select(0, tiles), slopes / unit_max,
+                   runs, layer.tile_starts)
 
     def weight_gradient(self, grad: torch.Tensor, weighted: torch.Tensor, main_slopes: torch.Tensor,
                         signed_part: torch.Tensor | None = None) -> torch.Tensor:
@@ -510,7 +518,11 @@ class _SignCrossbarMatrix(torch.autograd.Function):
 def _matrix_gradient(grad: torch.Tensor, slopes: _SignCrossbarSlopes, main_slopes: torch.Tensor,
                      reuse: bool = False) -> torch.Tensor:
     """dL/dw of a sign crossbar (ideal wires) from dL/dE, `grad` (`reuse`: its memory may hold the result; it is
-    then contiguous, as the tile runs' views need)."""
+    then contiguous, as the tile runs' views need). The compiled loop where it takes the tensors, else torch's ops."""
+    compiled = kernels.sign_crossbar_gradient(grad, slopes.signed, main_slopes, slopes.tile_scale, slopes.main_scale,
+                                              slopes.starts, in_place=reuse)
+    if compiled is not None:
+        return compiled
     products = torch.mul(grad, slopes.signed, out=grad.new_empty(grad.shape))  # contiguous, whatever grad's layout
     weighted = products.sum(0, keepdim=True) if slopes.runs is None else slopes.runs.sums(products)
     signed_part = torch.mul(grad, slopes.signed_scale, out=grad if reuse else products)
@@ -523,6 +535,9 @@ def _strictly_within(values: torch.Tensor, low: float, high: float) -> bool:
     reduction's wait for its result costs more than the clip."""
     if values.device.type != "cpu" or values.numel() == 0:
         return False
+    compiled = kernels.strictly_within(values, low, high)
+    if compiled is not None:
+        return compiled
     smallest, largest = values.detach().aminmax()
     return float(smallest) > low and float(largest) < high
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from amdcgan.errors import UserError
-from amdcgan.fileio import write_text_atomic
+from amdcgan.fileio import cache_root, write_text_atomic
 
 CORNERS = ("tt", "ff", "ss", "fs", "sf")
 DEVICES = ("sky130_fd_pr__nfet_01v8", "sky130_fd_pr__pfet_01v8")
@@ -41,8 +41,7 @@ INCLUDE = re.compile(r'^\s*\.include\s+"?([^"\s]+)"?', re.IGNORECASE)
 
 
 def cache_folder() -> Path:
-    base = Path(os.environ.get("AMDCGAN_CACHE") or Path.home() / ".cache" / "amdcgan")
-    return base / "sky130"
+    return cache_root() / "sky130"
 
 
 @dataclass(frozen=True)

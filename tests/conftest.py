@@ -22,6 +22,19 @@ def small_arch():
     return load_architecture(EXAMPLES / "small_system.yaml")
 
 
+@pytest.fixture(params=["compiled", "torch"])
+def compiled_or_torch(request, monkeypatch):
+    """Run a test once on the compiled loops (`amdcgan.gan.kernels`) and once on the torch ops they replace."""
+    from amdcgan.gan import kernels
+
+    if request.param == "compiled":
+        if kernels.loops() is None:
+            pytest.skip("the compiled loops cannot be built here (no C compiler)")
+    else:
+        monkeypatch.setattr(kernels, "loops", lambda: None)
+    return request.param
+
+
 def _ngspice_installed() -> bool:
     from amdcgan.sim.runner import ngspice_installed
 

@@ -209,12 +209,12 @@ def test_continuous_slopes_are_the_derivatives_of_the_continuous_encoding(small_
 @pytest.mark.parametrize("max_rows, summing_gain, amplifier_always", [(7, 1.0, False), (7, 1.0, True),
                                                                        (7, 400.0, False), (512, 1.0, False)])
 def test_the_fused_dense_product_equals_autograd_through_the_readout(small_arch, readout, max_rows, summing_gain,
-                                                                     amplifier_always, monkeypatch):
+                                                                     amplifier_always, monkeypatch, compiled_or_torch):
     """`_SignCrossbarProduct` (a dense sign crossbar, one row tile or row splits, whose summing amplifier it applies
     itself) against the same layer computed through the autograd graph of `effective` and `sum_partials`: same
     outputs, same gradients for the weights and the inputs, also where a summing gain drives outputs to the rails.
     At unity gain the amplifier is skipped where every output is strictly within its rails (`amplifier_always`:
-    applied all the same, which must change nothing)."""
+    applied all the same, which must change nothing). On the compiled loops and on torch's ops."""
     torch.manual_seed(0)  # the programmed weights decide which layers' tiles cannot clip: the same ones every run
     if amplifier_always:
         monkeypatch.setattr(layers_module, "_strictly_within", lambda *args: False)
@@ -255,9 +255,11 @@ def test_the_fused_dense_product_equals_autograd_through_the_readout(small_arch,
 
 @pytest.mark.parametrize("readout", list(Readout))
 @pytest.mark.parametrize("max_rows", [7, 512])
-def test_the_fast_sign_crossbar_gradient_equals_autograd_through_the_readout(small_arch, readout, max_rows):
+def test_the_fast_sign_crossbar_gradient_equals_autograd_through_the_readout(small_arch, readout, max_rows,
+                                                                           compiled_or_torch):
     """`_SignCrossbarMatrix` (value from the devices, gradient in a few passes) against the autograd graph of
-    `effective`: same matrix, same weight gradients, for one tile and for row splits, dense and convolution."""
+    `effective`: same matrix, same weight gradients, for one tile and for row splits, dense and convolution, on the
+    compiled loops and on torch's ops."""
     arch = tiny_tiles(small_arch, max_rows=max_rows, max_columns=64, encoding=WeightEncoding.sign_crossbar)
     arch = arch.model_copy(update={name: network.model_copy(update={"layers": [
         layer.model_copy(update={"readout": readout}) if isinstance(layer, WEIGHTED_TYPES) else layer

@@ -1,0 +1,172 @@
+"""The compiled loops (`amdcgan.gan.kernels`) against the torch paths they replace: the same answers (exact for the
+range check, within rounding for the gradient), the tensors they decline, and their build: once into the cache,
+atomically, and a clean fallback without a compiler."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from amdcgan.analog import AnalogLinear
+from amdcgan.gan import kernels
+from amdcgan.gan import layers as layers_module
+
+needs_compiler = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc) on this machine")
+
+
+@pytest.fixture
+def fresh_loops(tmp_path, monkeypatch):
+    """`kernels.loops` built afresh into an empty cache folder; the session's own library is restored after."""
+    monkeypatch.setenv("AMDCGAN_CACHE", str(tmp_path))
+    kernels.loops.cache_clear()
+    yield tmp_path
+    kernels.loops.cache_clear()
+
+
+def exact_within(values: torch.Tensor, low: float, high: float) -> bool:
+    """The reference: every value (exactly, as a double) strictly between the Python floats."""
+    as_double = values.double()
+    return bool(((as_double > low) & (as_double < high)).all())
+
+
+@needs_compiler
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_compiled_range_check_answers_as_exact_arithmetic(dtype):
+    torch.manual_seed(0)
+    values = torch.rand(3, 5000, dtype=dtype) * 2 - 1  # 15,000 values: blocks of 4,096 and a remainder
+    nearest, short = np.float32(0.1), np.float32(0.7)  # above 0.1 and below 0.7: bounds float32 cannot hold
+    cases = [(values, -1.0, 1.0), (values, -0.5, 1.0), (values, -1.0, 0.999)]
+    small = 0.05 * values  # well within every bound below, so that one edited value decides
+    for index in (0, 4095, 4096, 8191, 14999):  # a value at either edge of a block
+        for value, low, high in ((1.0, -1.0, 1.0), (float("nan"), -1.0, 1.0), (float("inf"), -1.0, 1e300),
+                                 (float(nearest), -1.0, 0.1), (float(nearest), -1.0, float(nearest)),
+                                 (float(short), -1.0, 0.7), (-float(short), -0.7, 1.0)):
+            edited = small.clone()
+            edited.view(-1)[index] = value
+            cases.append((edited, low, high))
+    below = torch.tensor([np.nextafter(np.float32(0.1), np.float32(0))], dtype=dtype)  # the float32 just below it
+    cases += [(below, -1.0, 0.1), (-below, -0.1, 1.0), (values[:, :1].contiguous(), -1.0, 1.0)]
+    answers = set()
+    for tensor, low, high in cases:
+        expected = exact_within(tensor, low, high)
+        assert kernels.strictly_within(tensor, low, high) is expected, (tensor.dtype, low, high)
+        assert layers_module._strictly_within(tensor, low, high) is expected
+        answers.add(expected)
+    assert answers == {True, False}
+
+
+@needs_compiler
+def test_tensors_the_loops_do_not_take_are_left_to_torch():
+    values = torch.rand(4, 6)
+    assert kernels.strictly_within(values, -1.0, 2.0) is True  # taken: the cases below are not
+    assert kernels.strictly_within(values.t(), -1.0, 2.0) is None  # not contiguous
+    assert kernels.strictly_within(values.half(), -1.0, 2.0) is None
+    assert kernels.strictly_within(torch.ones(3, dtype=torch.int64), 0.0, 2.0) is None
+    starts = torch.tensor([0, 4])
+    args = (values, values, values, torch.ones(1, 6), torch.ones(1, 6), starts)  # dL/dE, S, slopes, scales, tiles
+    with torch.no_grad():
+        assert kernels.sign_crossbar_gradient(*args, in_place=False) is not None  # taken: the cases below are not
+        assert kernels.sign_crossbar_gradient(values.t().contiguous().t(), *args[1:], in_place=True) is None
+        assert kernels.sign_crossbar_gradient(values, values.double(), *args[2:], in_place=False) is None
+        assert kernels.sign_crossbar_gradient(*args[:3], torch.ones(2, 6), torch.ones(2, 6), starts,
+                                              in_place=False) is None  # tiles that do not match the starts
+    assert kernels.sign_crossbar_gradient(*args, in_place=False) is None  # a gradient graph is being recorded
+
+
+def sign_crossbar(inputs: int, outputs: int, max_rows: int, dtype: torch.dtype) -> AnalogLinear:
+    torch.manual_seed(1)
+    hardware = {"tiles": {"max_rows": max_rows, "max_columns": 128}, "weight_encoding": "sign_crossbar"}
+    return AnalogLinear.from_float(nn.Linear(inputs, outputs), hardware=hardware).to(dtype)
+
+
+@needs_compiler
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("inputs, outputs, max_rows", [(300, 20, 64), (700, 1, 64), (40, 9, 128), (33, 5, 7)])
+@pytest.mark.parametrize("in_place", [True, False])
+def test_the_compiled_gradient_equals_torch_s(inputs, outputs, max_rows, dtype, in_place, monkeypatch):
+    """The weight gradient of row tiles (several columns, or one, whose tiles the loop sums as runs), of one tile,
+    and of tiles of unequal rows, against `_matrix_gradient`'s torch ops."""
+    layer = sign_crossbar(inputs, outputs, max_rows, dtype)
+    assert (len(layer.plan.row_splits) > 1) == (inputs + 1 > max_rows)
+    _, slopes = layer._read_state()
+    main_slopes = layer._main_slopes(layer.weight)
+    grad = torch.randn(layer.weight.shape, dtype=dtype)
+    kept = grad.clone()
+    with torch.no_grad():
+        compiled = kernels.sign_crossbar_gradient(grad, slopes.signed, main_slopes, slopes.tile_scale,
+                                                  slopes.main_scale, slopes.starts, in_place=in_place)
+        monkeypatch.setattr(kernels, "loops", lambda: None)
+        expected = layers_module._matrix_gradient(kept.clone(), slopes, main_slopes)
+    assert compiled is not None and (compiled is grad) == in_place
+    if not in_place:
+        assert torch.equal(grad, kept)  # the input is left as it was
+    tolerance = {torch.float32: 1e-5, torch.float64: 1e-12}[dtype]
+    torch.testing.assert_close(compiled, expected, rtol=tolerance, atol=tolerance * expected.abs().max())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_layer_trains_alike_on_the_compiled_loops_and_on_torch_s_ops(dtype, monkeypatch):
+    """Forward and backward of a layer with row tiles, one column (the discriminator's last layer) and several,
+    with inputs within the drivers' limit and beyond it: the same values and gradients on either path."""
+    if kernels.loops() is None:
+        pytest.skip("the compiled loops cannot be built here")
+    compiled = kernels.loops()
+    for inputs, outputs in ((700, 1), (300, 20)):
+        layer = sign_crossbar(inputs, outputs, 64, dtype)
+        for scale in (0.9, 3.0):  # within +-1 unit, and beyond it
+            results = []
+            for loops in (compiled, None):
+                monkeypatch.setattr(kernels, "loops", lambda loops=loops: loops)
+                torch.manual_seed(2)
+                x = (scale * (2 * torch.rand(64, inputs, dtype=dtype) - 1)).requires_grad_()
+                y = layer(x)
+                assert type(y.grad_fn).__name__ == "_SignCrossbarProductBackward"
+                (y * torch.randn_like(y)).sum().backward()
+                results.append((y.detach(), x.grad, layer.weight.grad))
+                layer.weight.grad = None
+            tolerance = {torch.float32: 1e-5, torch.float64: 1e-12}[dtype]
+            for ours, theirs in zip(*results):
+                torch.testing.assert_close(ours, theirs, rtol=tolerance, atol=tolerance * theirs.abs().max())
+
+
+@needs_compiler
+def test_the_library_is_built_once_into_the_cache_and_reused(fresh_loops, monkeypatch):
+    assert kernels.loops() is not None
+    built = list((fresh_loops / "kernels").iterdir())
+    assert len(built) == 1 and built[0].suffix == ".so"  # no staging left behind
+    kernels.loops.cache_clear()
+    monkeypatch.setattr(kernels, "_build", lambda *args: pytest.fail("built again"))
+    assert kernels.loops() is not None
+
+
+def test_without_a_compiler_torch_does_the_work(fresh_loops, monkeypatch):
+    monkeypatch.setenv("CC", "no-such-compiler")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a machine without a compiler is not a fault: nothing to warn about
+        assert kernels.loops() is None
+    assert not (fresh_loops / "kernels").exists()
+    values = torch.rand(8, 3)
+    assert kernels.strictly_within(values, -1.0, 2.0) is None
+    assert layers_module._strictly_within(values, -1.0, 2.0)
+
+
+def test_a_failing_build_warns_once_and_leaves_nothing(fresh_loops, monkeypatch):
+    monkeypatch.setenv("CC", shutil.which("false") or "false")
+    with pytest.warns(RuntimeWarning, match="not available"):
+        assert kernels.loops() is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert kernels.loops() is None  # remembered: no second build, no second warning
+    assert list((fresh_loops / "kernels").iterdir()) == []
+
+
+def test_the_loops_can_be_switched_off(fresh_loops, monkeypatch):
+    monkeypatch.setenv("AMDCGAN_KERNELS", "0")
+    assert kernels.loops() is None
+    assert not (fresh_loops / "kernels").exists()
