@@ -3,20 +3,23 @@
 Each replaces a chain of small torch ops whose dispatch and temporaries cost more than their arithmetic: on a small
 dense layer they are most of what the analog layer pays over torch's own. The library is built on first use with the
 system's C compiler (`$CC`, else `cc`) into the cache folder (`$AMDCGAN_CACHE/kernels`, default
-`~/.cache/amdcgan/kernels`), one file per source, compiler and flags, and loaded from there after. Without a
-compiler, where the build fails (one warning), with AMDCGAN_KERNELS=0, or for tensors the loops do not take (not on
+`~/.cache/amdcgan/kernels`), one file per source, compiler and flags, named with its content's digest, and loaded
+from there after (a damaged file is built again, never loaded). Without a compiler, where the build fails (one warning), with AMDCGAN_KERNELS=0, or for tensors the loops do not take (not on
 the CPU, not float32 or float64, not contiguous), the callers take their torch paths, which give the same results
 within rounding.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import warnings
@@ -26,7 +29,7 @@ import numpy as np
 import torch
 
 from amdcgan.errors import UserError
-from amdcgan.fileio import cache_root, staged_file
+from amdcgan.fileio import cache_root, make_folder, remove_stale_temporaries, staging_folder
 
 SOURCE = Path(__file__).with_name("kernels.c")
 FLAGS = ("-O3", "-shared", "-fPIC")
@@ -42,46 +45,95 @@ class _Loops:
     strictly_within: dict[torch.dtype, ctypes._CFuncPtr]
     sign_crossbar_gradient: dict[torch.dtype, ctypes._CFuncPtr]
 
+    @classmethod
+    def bind(cls, library: ctypes.CDLL) -> "_Loops":
+        within, gradient = {}, {}
+        for dtype, suffix in _SUFFIX.items():
+            within[dtype] = getattr(library, f"strictly_within_{suffix}")
+            within[dtype].argtypes = [_POINTER, _INDEX, _VALUE[dtype], _VALUE[dtype]]
+            gradient[dtype] = getattr(library, f"sign_crossbar_gradient_{suffix}")
+            gradient[dtype].argtypes = [_POINTER] * 6 + [_INDEX] * 3
+            within[dtype].restype = gradient[dtype].restype = ctypes.c_int
+        return cls(within, gradient)
+
 
 @functools.cache
 def loops() -> _Loops | None:
     """The compiled loops, built on first use; None where they cannot be had (the torch paths serve)."""
     if os.environ.get("AMDCGAN_KERNELS", "1") == "0":
         return None
-    compiler = shutil.which(os.environ.get("CC") or "cc")
+    command = shlex.split(os.environ.get("CC") or "cc")
+    compiler = shutil.which(command[0]) if command else None
     if compiler is None:
         return None
-    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), compiler.encode(), " ".join(FLAGS).encode(),
-                                     platform.machine().encode()])).hexdigest()[:16]
-    path = cache_root() / "kernels" / f"kernels-{key}.so"
     try:
-        if not path.exists():
-            _build(compiler, path)
-        library = ctypes.CDLL(str(path))
-    except (OSError, subprocess.SubprocessError, UserError) as error:
+        return _Loops.bind(ctypes.CDLL(str(_library([compiler, *command[1:]]))))
+    except (OSError, AttributeError, subprocess.SubprocessError, UserError) as error:
         warnings.warn(f"the compiled analog-layer loops are not available ({error}); torch's ops do their work",
                       RuntimeWarning, stacklevel=2)
         return None
-    within, gradient = {}, {}
-    for dtype, suffix in _SUFFIX.items():
-        within[dtype] = getattr(library, f"strictly_within_{suffix}")
-        within[dtype].argtypes = [_POINTER, _INDEX, _VALUE[dtype], _VALUE[dtype]]
-        gradient[dtype] = getattr(library, f"sign_crossbar_gradient_{suffix}")
-        gradient[dtype].argtypes = [_POINTER] * 6 + [_INDEX, _INDEX]
-        within[dtype].restype = gradient[dtype].restype = ctypes.c_int
-    return _Loops(within, gradient)
 
 
-def _build(compiler: str, path: Path) -> None:
-    """Compile into a private staging folder, then move the library into place: a concurrent build or reader never
-    sees a partial file."""
-    with staged_file(path) as staged:
+def _library(compiler: list[str]) -> Path:
+    """The library built from this source by this compiler: found in the cache intact (its name carries its digest),
+    or built there. Builds take a lock, so concurrent first uses build once."""
+    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), *map(str.encode, compiler), " ".join(FLAGS).encode(),
+                                     platform.machine().encode()])).hexdigest()[:16]
+    folder = cache_root() / "kernels"
+    found = _intact(folder, key)
+    if found is not None:
+        return found
+    make_folder(folder)
+    with _build_lock(folder):
+        return _intact(folder, key) or _build(compiler, folder, key)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _intact(folder: Path, key: str) -> Path | None:
+    """A built library for `key` whose content matches the digest in its name (a damaged file is never loaded:
+    loading a truncated library can crash the process)."""
+    for path in sorted(folder.glob(f"kernels-{key}-*.so")):
+        if path.is_file() and _digest(path.read_bytes()) == path.stem.rsplit("-", 1)[1]:
+            return path
+    return None
+
+
+@contextlib.contextmanager
+def _build_lock(folder: Path):
+    fd = os.open(folder / "build.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a build takes a second or two: wait for it
+        yield
+    finally:
+        os.close(fd)
+
+
+def _build(compiler: list[str], folder: Path, key: str) -> Path:
+    """Compile in a private staging folder, sync, then move the library into place under its digest. Holding the
+    build lock, it first removes what a killed build or a damaged file left."""
+    remove_stale_temporaries(folder, depth=1)
+    for damaged in folder.glob(f"kernels-{key}-*.so"):
+        damaged.unlink(missing_ok=True)
+    with staging_folder(folder / f"kernels-{key}.so") as staging:
+        staged = staging / "kernels.so"
         try:
-            subprocess.run([compiler, *FLAGS, "-o", str(staged), str(SOURCE)], check=True, capture_output=True,
+            subprocess.run([*compiler, *FLAGS, "-o", str(staged), str(SOURCE)], check=True, capture_output=True,
                            timeout=120)
         except subprocess.CalledProcessError as error:
-            message = error.stderr.decode(errors="replace").strip().splitlines()
-            raise subprocess.SubprocessError(f"{Path(compiler).name} failed: {message[0] if message else ''}") from None
+            lines = error.stderr.decode(errors="replace").strip().splitlines()
+            reason = lines[0] if lines else f"exit status {error.returncode}"
+            raise subprocess.SubprocessError(f"{Path(compiler[0]).name} failed: {reason}") from None
+        if not staged.is_file():
+            raise subprocess.SubprocessError(f"{Path(compiler[0]).name} wrote no library")
+        with open(staged, "rb") as built:
+            digest = _digest(built.read())
+            os.fsync(built.fileno())
+        path = folder / f"kernels-{key}-{digest}.so"
+        os.replace(staged, path)
+    return path
 
 
 def _on_cpu(tensor: torch.Tensor) -> bool:
@@ -118,7 +170,7 @@ def sign_crossbar_gradient(grad: torch.Tensor, signed: torch.Tensor, main_slopes
     memory when `in_place` (it must then be contiguous), else in a copy; `starts`: each tile's first row, then the
     row count. None where the loops do not take these tensors, or a graph of the gradient is being recorded."""
     compiled = loops()
-    if (compiled is None or torch.is_grad_enabled()
+    if (compiled is None or torch.is_grad_enabled() or grad.dim() != 2
             or not all(_on_cpu(t) and t.dtype == grad.dtype for t in (signed, main_slopes, tile_scale, main_scale))
             or grad.device.type != "cpu" or in_place and not grad.is_contiguous()
             or not grad.shape == signed.shape == main_slopes.shape
@@ -128,7 +180,9 @@ def sign_crossbar_gradient(grad: torch.Tensor, signed: torch.Tensor, main_slopes
     out = grad if in_place else grad.clone(memory_format=torch.contiguous_format)
     status = compiled.sign_crossbar_gradient[out.dtype](
         out.data_ptr(), signed.data_ptr(), main_slopes.data_ptr(), tile_scale.data_ptr(), main_scale.data_ptr(),
-        starts.data_ptr(), starts.numel() - 1, out.shape[1])
+        starts.data_ptr(), starts.numel() - 1, *out.shape)
+    if status == -2:
+        raise ValueError(f"row tiles starting at {starts.tolist()} do not cover rows 0 to {out.shape[0] - 1} in order")
     if status != 0:
         raise MemoryError("the sign crossbar's gradient loop could not allocate its scratch row")
     return out

@@ -120,7 +120,7 @@ class CrossbarLayer(nn.Module):
         self.register_buffer("row_tile", membership.argmax(1), persistent=False)
         self.row_runs = _RowRuns.of(plan.row_splits)
         starts = [start for start, _ in plan.row_splits] + [plan.weight_rows]
-        if [stop for _, stop in plan.row_splits] != starts[1:]:
+        if starts[0] != 0 or [stop for _, stop in plan.row_splits] != starts[1:] or starts != sorted(starts):
             raise ValueError(f"row splits {plan.row_splits} do not cover the rows in order")
         self.register_buffer("tile_starts", torch.tensor(starts), persistent=False)
         self.register_buffer("read_counts", torch.zeros(3, dtype=torch.float64), persistent=False)

@@ -134,14 +134,51 @@ def test_a_layer_trains_alike_on_the_compiled_loops_and_on_torch_s_ops(dtype, mo
                 torch.testing.assert_close(ours, theirs, rtol=tolerance, atol=tolerance * theirs.abs().max())
 
 
+def built(cache) -> list:
+    return sorted(path.name for path in (cache / "kernels").iterdir() if path.name != "build.lock")
+
+
 @needs_compiler
 def test_the_library_is_built_once_into_the_cache_and_reused(fresh_loops, monkeypatch):
     assert kernels.loops() is not None
-    built = list((fresh_loops / "kernels").iterdir())
-    assert len(built) == 1 and built[0].suffix == ".so"  # no staging left behind
+    (library,) = built(fresh_loops)  # and no staging left behind
+    assert library.endswith(".so")
     kernels.loops.cache_clear()
     monkeypatch.setattr(kernels, "_build", lambda *args: pytest.fail("built again"))
     assert kernels.loops() is not None
+
+
+@needs_compiler
+def test_a_damaged_library_is_built_again_not_loaded(fresh_loops):
+    """A truncated library (a crash or a full disk) would crash the process that loads it: its content no longer
+    matches the digest in its name, so it is replaced."""
+    assert kernels.loops() is not None
+    (name,) = built(fresh_loops)
+    path = fresh_loops / "kernels" / name
+    intact = path.read_bytes()
+    damaged = path.with_name("damaged")
+    damaged.write_bytes(intact[: len(intact) // 2])
+    damaged.replace(path)  # a new file under the name: the library this process loaded stays whole
+    (fresh_loops / "kernels" / ".kernels-x.abcdefgh.tmp").mkdir()  # what a killed build leaves
+    kernels.loops.cache_clear()
+    assert kernels.loops() is not None
+    assert built(fresh_loops) == [name] and path.read_bytes() == intact
+
+
+@needs_compiler
+def test_row_tiles_that_do_not_cover_the_rows_are_refused_before_any_write():
+    rows, columns = 6, 3
+    grad, ones = torch.randn(rows, columns), torch.ones(rows, columns)
+    kept = grad.clone()
+    with torch.no_grad():
+        for starts in ([0, 2, 7], [1, 3, 6], [0, 4, 2, 6], [0, 2, 5]):
+            tiles = len(starts) - 1
+            scales = torch.ones(tiles, columns)
+            with pytest.raises(ValueError, match="do not cover rows 0 to 5"):
+                kernels.sign_crossbar_gradient(grad, ones, ones, scales, scales, torch.tensor(starts), in_place=True)
+            assert torch.equal(grad, kept)
+        assert kernels.sign_crossbar_gradient(grad[None], ones[None], ones[None], scales, scales,
+                                              torch.tensor([0, 6]), in_place=True) is None  # not a matrix
 
 
 def test_without_a_compiler_torch_does_the_work(fresh_loops, monkeypatch):
@@ -156,14 +193,24 @@ def test_without_a_compiler_torch_does_the_work(fresh_loops, monkeypatch):
     assert layers_module._strictly_within(values, -1.0, 2.0)
 
 
-def test_a_failing_build_warns_once_and_leaves_nothing(fresh_loops, monkeypatch):
-    monkeypatch.setenv("CC", shutil.which("false") or "false")
-    with pytest.warns(RuntimeWarning, match="not available"):
+@pytest.mark.parametrize("compiler, reason", [("false", "false failed: exit status 1"),
+                                              ("true", "true wrote no library")])
+def test_a_failing_build_warns_once_and_leaves_nothing(fresh_loops, monkeypatch, compiler, reason):
+    if shutil.which(compiler) is None:
+        pytest.skip(f"no `{compiler}` here")
+    monkeypatch.setenv("CC", compiler)
+    with pytest.warns(RuntimeWarning, match=reason):
         assert kernels.loops() is None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert kernels.loops() is None  # remembered: no second build, no second warning
-    assert list((fresh_loops / "kernels").iterdir()) == []
+    assert built(fresh_loops) == []
+
+
+@needs_compiler
+def test_a_compiler_given_with_arguments_builds(fresh_loops, monkeypatch):
+    monkeypatch.setenv("CC", "cc -O2")  # the build's own flags follow these
+    assert kernels.loops() is not None
 
 
 def test_the_loops_can_be_switched_off(fresh_loops, monkeypatch):
