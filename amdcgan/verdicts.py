@@ -82,23 +82,50 @@ def tail_drift(time_s: np.ndarray, signal: np.ndarray, step_s: float, tail: floa
     return max(drifts) / full_scale(signal)
 
 
-def settling_verdict(claim: str, time_s: np.ndarray, signals: dict[str, np.ndarray], step_s: float) -> Verdict:
-    """Agree when every signal settles (see `settling_times`) before the last tenth of every pulse."""
+def earliest_settling(time_s: np.ndarray, step_s: float, edge_s: float = 0.0) -> float:
+    """The shortest settling time a trace can tell: over the pulses after the first, the longest wait from a pulse's
+    start to the trace's first sample at which the input has stopped moving (the end of its edge, or without an edge
+    the first sample after the start). A signal settled by then follows the input as fast as it moves."""
+    starts = np.arange(step_s, float(time_s[-1]) - step_s / 2, step_s)
+    tolerance = 1e-6 * step_s  # a sample at a start or an edge's end, to rounding
+    if edge_s > 0:
+        first = np.searchsorted(time_s, starts + edge_s - tolerance, side="left")
+    else:
+        first = np.searchsorted(time_s, starts + tolerance, side="right")
+    inside = first < len(time_s)
+    return float(np.max(time_s[first[inside]] - starts[inside])) if inside.any() else 0.0
+
+
+def settling_verdict(claim: str, time_s: np.ndarray, signals: dict[str, np.ndarray], step_s: float,
+                     edge_s: float = 0.0) -> Verdict:
+    """Agree when every signal settles (see `settling_times`) before the last tenth of every pulse. `edge_s`: the
+    input pulses' edge time; a signal settled when an edge ends is reported as following the input."""
     limit = (1 - SETTLED_TAIL) * step_s
     worst = {name: max(settling_times(time_s, values, step_s)) for name, values in signals.items()}
     drift = {name: tail_drift(time_s, values, step_s) for name, values in signals.items()}
     slowest = max(worst, key=worst.get)
     outcome = "agree" if worst[slowest] < limit and max(drift.values()) <= SETTLING_BAND else "differ"
+    earliest = earliest_settling(time_s, step_s, edge_s)
+    following = [name for name, value in worst.items() if value <= earliest * (1 + 1e-9)]
+
+    def shown(seconds: float) -> str:
+        return f"<= {earliest * 1e9:.1f} ns" if seconds <= earliest * (1 + 1e-9) else f"{seconds * 1e9:.1f} ns"
+
+    cause = (f"when the input's {edge_s * 1e9:.1g} ns edge ends" if edge_s > 0
+             else "by the trace's first sample after a pulse's start")
     return Verdict(
         claim, outcome,
         f"settling time (until the signal stays within {SETTLING_BAND:.0%} of its full scale, its largest magnitude "
         f"in the trace, around its final value) below {limit * 1e9:.0f} ns of each {step_s * 1e9:.0f} ns pulse, and "
         f"no more than {SETTLING_BAND:.0%} of full scale of change over the pulse's last tenth",
-        f"slowest: {slowest} after {worst[slowest] * 1e9:.1f} ns; per signal (worst pulse): "
-        + ", ".join(f"{name} {value * 1e9:.1f} ns" for name, value in worst.items())
+        f"slowest: {slowest} after {shown(worst[slowest])}; per signal (worst pulse): "
+        + ", ".join(f"{name} {shown(value)}" for name, value in worst.items())
+        + (f" ({len(following)} of {len(worst)} settled {cause}: they follow the input as fast as it moves)"
+           if following else "")
         + f". Still moving over a pulse's last tenth: at most {100 * max(drift.values()):.2g}% of full scale "
           f"({max(drift, key=drift.get)}).",
-        {"settling_time_s": worst, "tail_drift_of_full_scale": drift, "limit_s": limit, "step_s": step_s})
+        {"settling_time_s": worst, "tail_drift_of_full_scale": drift, "limit_s": limit, "step_s": step_s,
+         "edge_s": edge_s, "earliest_settling_s": earliest, "following_the_input": following})
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -111,9 +111,12 @@ def path_circuit(title: str, trials: list[PathDevices], windows: np.ndarray, per
     return circuit, nodes, analysis
 
 
+EDGE_FRACTION = 0.01  # the input pulses' edges, as a fraction of a step
+
+
 def _pwl(values: np.ndarray, step_s: float) -> str:
-    """Pulses held for step_s each, with edges of 1% of a step."""
-    edge = step_s / 100
+    """Pulses held for step_s each, with edges of `EDGE_FRACTION` of a step."""
+    edge = step_s * EDGE_FRACTION
     points = []
     for n, value in enumerate(values):
         points += [(n * step_s + (edge if n else 0.0), value), ((n + 1) * step_s, value)]

@@ -37,6 +37,28 @@ def test_settling_verdict_flips_when_the_signal_is_too_slow():
     assert slow.outcome == "differ" and slow.figures["settling_time_s"]["out"] >= 90e-9
 
 
+def test_a_settling_time_the_trace_cannot_resolve_is_reported_as_a_bound():
+    """A signal that jumps to each level at once settles by the first sample after a pulse's start; one that
+    follows inputs with 2 ns edges settles when an edge ends. The report gives that as a bound, not as a settling
+    time; a slow signal keeps its measured time."""
+    time_s, slow = _pulses(5e-9)
+    levels = (0.0, 1.0, 0.3, 0.8)
+    instant = np.array([levels[min(int(t // STEP), 3)] for t in time_s + 1e-12])
+    verdict = settling_verdict("paths", time_s, {"instant": instant, "slow": slow}, STEP)
+    assert verdict.figures["earliest_settling_s"] == pytest.approx(1e-9)
+    assert verdict.figures["following_the_input"] == ["instant"]
+    assert "instant <= 1.0 ns" in verdict.measured and "slow 2" in verdict.measured
+    assert "1 of 2 settled by the trace's first sample" in verdict.measured
+    edge = 2e-9  # a ramp over each edge, as the ngspice sources have
+    since = time_s % STEP
+    index = np.minimum((time_s // STEP).astype(int), 3)
+    before = np.array(levels)[np.maximum(index - 1, 0)]
+    ramped = before + (np.array(levels)[index] - before) * np.minimum(since / edge, 1.0)
+    verdict = settling_verdict("edges", time_s, {"ramped": ramped, "slow": slow}, STEP, edge_s=edge)
+    assert verdict.figures["earliest_settling_s"] == pytest.approx(edge)
+    assert "ramped <= 2.0 ns" in verdict.measured and "settled when the input's 2 ns edge ends" in verdict.measured
+
+
 def test_spearman_matches_hand_values():
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
