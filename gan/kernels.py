@@ -43,18 +43,22 @@ class _Loops:
     """The library's functions by dtype."""
 
     strictly_within: dict[torch.dtype, ctypes._CFuncPtr]
+    column_product_within: dict[torch.dtype, ctypes._CFuncPtr]
     sign_crossbar_gradient: dict[torch.dtype, ctypes._CFuncPtr]
 
     @classmethod
     def bind(cls, library: ctypes.CDLL) -> "_Loops":
-        within, gradient = {}, {}
+        within, product, gradient = {}, {}, {}
         for dtype, suffix in _SUFFIX.items():
+            value = _VALUE[dtype]
             within[dtype] = getattr(library, f"strictly_within_{suffix}")
-            within[dtype].argtypes = [_POINTER, _INDEX, _VALUE[dtype], _VALUE[dtype]]
+            within[dtype].argtypes = [_POINTER, _INDEX, value, value]
+            product[dtype] = getattr(library, f"column_product_within_{suffix}")
+            product[dtype].argtypes = [_POINTER] * 3 + [_INDEX, _INDEX, value, value, _POINTER]
             gradient[dtype] = getattr(library, f"sign_crossbar_gradient_{suffix}")
             gradient[dtype].argtypes = [_POINTER] * 6 + [_INDEX] * 3
-            within[dtype].restype = gradient[dtype].restype = ctypes.c_int
-        return cls(within, gradient)
+            within[dtype].restype = product[dtype].restype = gradient[dtype].restype = ctypes.c_int
+        return cls(within, product, gradient)
 
 
 @functools.cache
@@ -148,6 +152,25 @@ def strictly_within(values: torch.Tensor, low: float, high: float) -> bool | Non
     if values.dtype == torch.float32:
         low, high = _float32_outward(low, high)
     return bool(compiled.strictly_within[values.dtype](values.data_ptr(), values.numel(), low, high))
+
+
+def column_product_within(x: torch.Tensor, column: torch.Tensor, bias: torch.Tensor | None, low: float,
+                          high: float) -> tuple[torch.Tensor | None, bool | None]:
+    """x (batch, rows) times a one-column matrix `column` (rows, 1), plus `bias` (one value), in the pass over x that
+    also asks whether every x lies strictly between `low` and `high`: (the product, True) if so, (None, False) if
+    not, (None, None) where the loops do not take these tensors or this CPU lacks the vector unit they need."""
+    compiled = loops()
+    if (compiled is None or x.dim() != 2 or column.shape != (x.shape[1], 1) or not _on_cpu(x) or not _on_cpu(column)
+            or column.dtype != x.dtype
+            or bias is not None and (bias.numel() != 1 or not _on_cpu(bias) or bias.dtype != x.dtype)):
+        return None, None
+    if x.dtype == torch.float32:
+        low, high = _float32_outward(low, high)
+    out = x.new_empty(x.shape[0], 1)
+    answer = compiled.column_product_within[x.dtype](x.data_ptr(), column.data_ptr(),
+                                                     None if bias is None else bias.data_ptr(), x.shape[0],
+                                                     x.shape[1], low, high, out.data_ptr())
+    return {1: (out, True), 0: (None, False)}.get(answer, (None, None))
 
 
 @functools.lru_cache(maxsize=64)

@@ -296,9 +296,10 @@ class CrossbarLayer(nn.Module):
                 self._factors, self.writes_since_solve = None, 0
 
     # -- forward -------------------------------------------------------------------------------------------------
-    def drive(self, x: torch.Tensor) -> torch.Tensor:
-        """Row inputs (units) as the row drivers apply them."""
-        if self.limits_inputs and not self._within_limit(x):
+    def drive(self, x: torch.Tensor, within: bool | None = None) -> torch.Tensor:
+        """Row inputs (units) as the row drivers apply them; `within`: whether no input reaches the drivers' limit,
+        where already known."""
+        if self.limits_inputs and not (self._within_limit(x) if within is None else within):
             rows = self.periphery.drive_rows(x, self.read_gain, self.v_read)
         else:
             rows = x if self.read_gain == 1.0 else x * self.read_gain
@@ -307,6 +308,17 @@ class CrossbarLayer(nn.Module):
         if self.periphery.read_disturb and self.training:
             self._disturb(rows)
         return rows
+
+    def _column_product(self, rows: torch.Tensor) -> tuple[torch.Tensor | None, bool | None]:
+        """A one-column layer's product with the devices as they read, from the one pass over the inputs that also
+        checks the drivers' limit (`kernels.column_product_within`; the product alone is memory-bound, the check
+        apart a second pass): (the product, or None where it could not be had or the limit acts; whether no input
+        reaches the limit, or None where not asked)."""
+        if self.plan.weight_columns != 1 or self.read_gain != 1.0 or not self.limits_inputs:
+            return None, None
+        matrix, bound = self.read_matrix(), self.periphery.drive_limit(self.v_read)
+        bias = matrix[self.inputs] if self.plan.bias else None
+        return kernels.column_product_within(rows, matrix[: self.inputs], bias, -bound, bound)
 
     def _within_limit(self, x: torch.Tensor) -> bool:
         """Whether no input reaches the drivers' limit, so that the limit is the identity, gradient included (the
@@ -352,7 +364,9 @@ class CrossbarLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         single = len(self.plan.row_splits) == 1
         if self._fused_product():
-            return _SignCrossbarProduct.apply(self.drive(x).flatten(1), self.weight, self)
+            rows = x.flatten(1)
+            product, within = self._column_product(rows)
+            return _SignCrossbarProduct.apply(self.drive(rows, within), self.weight, self, product)
         rows, matrix = self.drive(x), self.matrix()
         if self.wired and self.track_reads:
             self._tracked_inputs.append(x.detach())  # for `wire_staleness` on the same inputs
@@ -550,10 +564,14 @@ class _SignCrossbarProduct(torch.autograd.Function):
     (one product, as torch's own layer takes), and its column sums against S are sum_n g y / K (E = S K)."""
 
     @staticmethod
-    def forward(ctx, rows: torch.Tensor, weight: torch.Tensor, layer: "CrossbarLayer") -> torch.Tensor:
+    def forward(ctx, rows: torch.Tensor, weight: torch.Tensor, layer: "CrossbarLayer",
+                product: torch.Tensor | None = None) -> torch.Tensor:
         matrix, slopes = layer._read_state()
-        body = matrix[: layer.inputs]
-        out = torch.addmm(matrix[layer.inputs], rows, body) if layer.plan.bias else rows @ body
+        if product is not None:  # formed already (`CrossbarLayer._column_product`)
+            out = product
+        else:
+            body = matrix[: layer.inputs]
+            out = torch.addmm(matrix[layer.inputs], rows, body) if layer.plan.bias else rows @ body
         ctx.layer, ctx.matrix, ctx.slopes = layer, matrix, slopes
         ctx.out = out.detach().clone() if slopes.runs is None else None
         ctx.passed = None  # where the summing amplifier passes the gradient; None: everywhere, at unity gain
@@ -579,14 +597,14 @@ class _SignCrossbarProduct(torch.autograd.Function):
             torch.mm(rows.t(), grad, out=grad_matrix[:inputs])
             if layer.plan.bias:
                 torch.sum(grad, 0, out=grad_matrix[inputs])
-            return grad_rows, _matrix_gradient(grad_matrix, slopes, main_slopes, reuse=True), None
+            return grad_rows, _matrix_gradient(grad_matrix, slopes, main_slopes, reuse=True), None, None
         scaled = grad * slopes.signed_scale
         weighted = (torch.linalg.vecdot(grad, ctx.out, dim=0) / slopes.gains[0])[None]
         through_signs = scaled.new_empty(matrix.shape)
         torch.mm(rows.t(), scaled, out=through_signs[:inputs])
         if layer.plan.bias:
             through_signs[inputs] = scaled.sum(0)
-        return grad_rows, slopes.weight_gradient(grad, weighted, main_slopes, through_signs), None
+        return grad_rows, slopes.weight_gradient(grad, weighted, main_slopes, through_signs), None, None
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -61,12 +61,44 @@ def test_the_compiled_range_check_answers_as_exact_arithmetic(dtype):
 
 
 @needs_compiler
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("rows", [5, 16, 100, 6272])
+@pytest.mark.parametrize("bias", [True, False])
+def test_the_one_pass_column_product_equals_torch_s_and_checks_every_input(dtype, rows, bias):
+    """A one-column layer's product and its drivers' range check in one pass: torch's product where every input is
+    strictly within the limit; where one is not (at the bound, beyond it, NaN; in the vector part of a row or its
+    remainder) no product, and the answer that the limit acts."""
+    torch.manual_seed(3)
+    x = (torch.rand(64, rows, dtype=dtype) * 2 - 1) * 0.99
+    matrix = torch.randn(rows + 1, 1, dtype=dtype)
+    body, bias_row = matrix[:rows], (matrix[rows] if bias else None)
+    product, within = kernels.column_product_within(x, body, bias_row, -1.0, 1.0)
+    if within is None:
+        pytest.skip("this CPU lacks the vector unit the one-pass product needs")
+    expected = torch.addmm(bias_row, x, body) if bias else x @ body
+    tolerance = {torch.float32: 1e-5, torch.float64: 1e-12}[dtype]
+    assert within is True
+    torch.testing.assert_close(product, expected, rtol=tolerance, atol=tolerance * expected.abs().max())
+    for column in {0, rows // 2, rows - 1}:
+        for value in (1.0, -1.5, float("nan")):
+            edited = x.clone()
+            edited[37, column] = value
+            assert kernels.column_product_within(edited, body, bias_row, -1.0, 1.0) == (None, False)
+
+
+@needs_compiler
 def test_tensors_the_loops_do_not_take_are_left_to_torch():
     values = torch.rand(4, 6)
     assert kernels.strictly_within(values, -1.0, 2.0) is True  # taken: the cases below are not
     assert kernels.strictly_within(values.t(), -1.0, 2.0) is None  # not contiguous
     assert kernels.strictly_within(values.half(), -1.0, 2.0) is None
     assert kernels.strictly_within(torch.ones(3, dtype=torch.int64), 0.0, 2.0) is None
+    column = torch.ones(6, 1)
+    assert kernels.column_product_within(values, column, None, -1.0, 2.0)[1] is not False
+    assert kernels.column_product_within(values.t(), column[:4], None, -1.0, 2.0) == (None, None)
+    assert kernels.column_product_within(values, column.double(), None, -1.0, 2.0) == (None, None)
+    assert kernels.column_product_within(values, torch.ones(6, 2), None, -1.0, 2.0) == (None, None)
+    assert kernels.column_product_within(values, column, torch.ones(2), -1.0, 2.0) == (None, None)
     starts = torch.tensor([0, 4])
     args = (values, values, values, torch.ones(1, 6), torch.ones(1, 6), starts)  # dL/dE, S, slopes, scales, tiles
     with torch.no_grad():
