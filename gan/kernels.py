@@ -56,7 +56,7 @@ class _Loops:
             product[dtype] = getattr(library, f"column_product_within_{suffix}")
             product[dtype].argtypes = [_POINTER] * 3 + [_INDEX, _INDEX, value, value, _POINTER]
             gradient[dtype] = getattr(library, f"sign_crossbar_gradient_{suffix}")
-            gradient[dtype].argtypes = [_POINTER] * 6 + [_INDEX] * 3
+            gradient[dtype].argtypes = [_POINTER] * 6 + [_INDEX] * 3 + [_POINTER] + [_INDEX] * 3
             within[dtype].restype = product[dtype].restype = gradient[dtype].restype = ctypes.c_int
         return cls(within, product, gradient)
 
@@ -188,22 +188,27 @@ def _float32_outward(low: float, high: float) -> tuple[float, float]:
 
 def sign_crossbar_gradient(grad: torch.Tensor, signed: torch.Tensor, main_slopes: torch.Tensor,
                            tile_scale: torch.Tensor, main_scale: torch.Tensor, starts: torch.Tensor, *,
-                           in_place: bool) -> torch.Tensor | None:
+                           in_place: bool, bias_from: torch.Tensor | None = None) -> torch.Tensor | None:
     """dL/dw of a sign crossbar (`_SignCrossbarSlopes.weight_gradient`) from dL/dE, `grad` (rows, columns), in its
     memory when `in_place` (it must then be contiguous), else in a copy; `starts`: each tile's first row, then the
-    row count. None where the loops do not take these tensors, or a graph of the gradient is being recorded."""
+    row count; `bias_from`: dL/dy (batch, columns, any strides), whose column sums are the bias row's dL/dE, not yet
+    in `grad`'s last row. None where the loops do not take these tensors, or a graph of the gradient is being
+    recorded."""
     compiled = loops()
     if (compiled is None or torch.is_grad_enabled() or grad.dim() != 2
             or not all(_on_cpu(t) and t.dtype == grad.dtype for t in (signed, main_slopes, tile_scale, main_scale))
             or grad.device.type != "cpu" or in_place and not grad.is_contiguous()
             or not grad.shape == signed.shape == main_slopes.shape
             or not tile_scale.shape == main_scale.shape == (starts.numel() - 1, grad.shape[1])
-            or starts.dtype != torch.int64 or starts.device.type != "cpu" or not starts.is_contiguous()):
+            or starts.dtype != torch.int64 or starts.device.type != "cpu" or not starts.is_contiguous()
+            or bias_from is not None and (bias_from.dim() != 2 or bias_from.shape[1] != grad.shape[1]
+                                          or bias_from.dtype != grad.dtype or bias_from.device.type != "cpu")):
         return None
     out = grad if in_place else grad.clone(memory_format=torch.contiguous_format)
+    bias = (None, 0, 0, 0) if bias_from is None else (bias_from.data_ptr(), bias_from.shape[0], *bias_from.stride())
     status = compiled.sign_crossbar_gradient[out.dtype](
         out.data_ptr(), signed.data_ptr(), main_slopes.data_ptr(), tile_scale.data_ptr(), main_scale.data_ptr(),
-        starts.data_ptr(), starts.numel() - 1, *out.shape)
+        starts.data_ptr(), starts.numel() - 1, *out.shape, *bias)
     if status == -2:
         raise ValueError(f"row tiles starting at {starts.tolist()} do not cover rows 0 to {out.shape[0] - 1} in order")
     if status != 0:

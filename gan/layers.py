@@ -530,13 +530,16 @@ class _SignCrossbarMatrix(torch.autograd.Function):
 
 
 def _matrix_gradient(grad: torch.Tensor, slopes: _SignCrossbarSlopes, main_slopes: torch.Tensor,
-                     reuse: bool = False) -> torch.Tensor:
+                     reuse: bool = False, bias_from: torch.Tensor | None = None) -> torch.Tensor:
     """dL/dw of a sign crossbar (ideal wires) from dL/dE, `grad` (`reuse`: its memory may hold the result; it is
-    then contiguous, as the tile runs' views need). The compiled loop where it takes the tensors, else torch's ops."""
+    then contiguous, as the tile runs' views need; `bias_from`: dL/dy, whose column sums are the bias row's dL/dE,
+    not yet in `grad`'s last row). The compiled loop where it takes the tensors, else torch's ops."""
     compiled = kernels.sign_crossbar_gradient(grad, slopes.signed, main_slopes, slopes.tile_scale, slopes.main_scale,
-                                              slopes.starts, in_place=reuse)
+                                              slopes.starts, in_place=reuse, bias_from=bias_from)
     if compiled is not None:
         return compiled
+    if bias_from is not None:
+        torch.sum(bias_from, 0, out=grad[-1])
     products = torch.mul(grad, slopes.signed, out=grad.new_empty(grad.shape))  # contiguous, whatever grad's layout
     weighted = products.sum(0, keepdim=True) if slopes.runs is None else slopes.runs.sums(products)
     signed_part = torch.mul(grad, slopes.signed_scale, out=grad if reuse else products)
@@ -595,9 +598,8 @@ class _SignCrossbarProduct(torch.autograd.Function):
         if slopes.runs is not None:  # dL/dE itself, x^T g with the bias row's sum of g, then each tile's sums
             grad_matrix = grad.new_empty(matrix.shape)
             torch.mm(rows.t(), grad, out=grad_matrix[:inputs])
-            if layer.plan.bias:
-                torch.sum(grad, 0, out=grad_matrix[inputs])
-            return grad_rows, _matrix_gradient(grad_matrix, slopes, main_slopes, reuse=True), None, None
+            bias_from = grad if layer.plan.bias else None  # (the bias row's dL/dE: the sums of g)
+            return grad_rows, _matrix_gradient(grad_matrix, slopes, main_slopes, True, bias_from), None, None
         scaled = grad * slopes.signed_scale
         weighted = (torch.linalg.vecdot(grad, ctx.out, dim=0) / slopes.gains[0])[None]
         through_signs = scaled.new_empty(matrix.shape)

@@ -120,23 +120,30 @@ def sign_crossbar(inputs: int, outputs: int, max_rows: int, dtype: torch.dtype) 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("inputs, outputs, max_rows", [(300, 20, 64), (700, 1, 64), (40, 9, 128), (33, 5, 7)])
 @pytest.mark.parametrize("in_place", [True, False])
-def test_the_compiled_gradient_equals_torch_s(inputs, outputs, max_rows, dtype, in_place, monkeypatch):
+@pytest.mark.parametrize("bias_from", [None, "dense", "expanded"])
+def test_the_compiled_gradient_equals_torch_s(inputs, outputs, max_rows, dtype, in_place, bias_from, monkeypatch):
     """The weight gradient of row tiles (several columns, or one, whose tiles the loop sums as runs), of one tile,
-    and of tiles of unequal rows, against `_matrix_gradient`'s torch ops."""
+    and of tiles of unequal rows, against `_matrix_gradient`'s torch ops; with the bias row's dL/dE formed from
+    dL/dy (a batch of it, or one row expanded, as `sum().backward()` hands it)."""
     layer = sign_crossbar(inputs, outputs, max_rows, dtype)
     assert (len(layer.plan.row_splits) > 1) == (inputs + 1 > max_rows)
     _, slopes = layer._read_state()
     main_slopes = layer._main_slopes(layer.weight)
     grad = torch.randn(layer.weight.shape, dtype=dtype)
+    source = {None: None, "dense": torch.randn(7, outputs, dtype=dtype),
+              "expanded": torch.randn(1, outputs, dtype=dtype).expand(7, outputs)}[bias_from]
+    if source is not None:
+        grad[-1] = float("nan")  # to be formed from dL/dy
     kept = grad.clone()
     with torch.no_grad():
         compiled = kernels.sign_crossbar_gradient(grad, slopes.signed, main_slopes, slopes.tile_scale,
-                                                  slopes.main_scale, slopes.starts, in_place=in_place)
+                                                  slopes.main_scale, slopes.starts, in_place=in_place,
+                                                  bias_from=source)
         monkeypatch.setattr(kernels, "loops", lambda: None)
-        expected = layers_module._matrix_gradient(kept.clone(), slopes, main_slopes)
-    assert compiled is not None and (compiled is grad) == in_place
-    if not in_place:
-        assert torch.equal(grad, kept)  # the input is left as it was
+        expected = layers_module._matrix_gradient(kept.clone(), slopes, main_slopes, bias_from=source)
+    assert compiled is not None and (compiled is grad) == in_place and not compiled.isnan().any()
+    if not in_place:  # the input is left as it was
+        assert torch.equal(grad.nan_to_num(), kept.nan_to_num())
     tolerance = {torch.float32: 1e-5, torch.float64: 1e-12}[dtype]
     torch.testing.assert_close(compiled, expected, rtol=tolerance, atol=tolerance * expected.abs().max())
 
