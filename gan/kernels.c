@@ -1,8 +1,9 @@
 /* Compiled loops for the analog layers' per-element work on the CPU, loaded by kernels.py through ctypes.
  *
  * Each replaces a chain of small torch ops whose dispatch and temporaries cost more than their arithmetic; each has
- * a torch path in layers.py that it must equal within rounding (tests/test_kernels.py). Arrays are C-contiguous and
- * their shapes checked by the caller. No OpenMP: these loops run between torch's own parallel ops. */
+ * a torch path in layers.py that it must equal within rounding (tests/test_kernels.py). Arrays are C-contiguous
+ * unless strides are given, and their shapes are checked by the caller. No OpenMP: these loops run between torch's
+ * own parallel ops. */
 
 #include <stdint.h>
 #include <stdlib.h>
