@@ -123,12 +123,17 @@ COLUMN_PRODUCT_WITHIN(double, int64_t, column_product_within_f64)
         if (tiles < 1 || starts[0] != 0 || starts[tiles] != rows || (bias_source && rows < 1)) return -2;              \
         for (int64_t t = 0; t < tiles; t++)                                                                            \
             if (starts[t + 1] < starts[t]) return -2;                                                                  \
-        if (bias_source)                                                                                               \
-            for (int64_t c = 0; c < columns; c++) {                                                                    \
-                double sum = 0.0;                                                                                      \
-                for (int64_t n = 0; n < batch; n++) sum += (double)bias_source[n * batch_stride + c * column_stride];  \
-                grad[(rows - 1) * columns + c] = (T)sum;                                                               \
+        if (bias_source) {                                                                                             \
+            T *bias_row = grad + (rows - 1) * columns;                                                                 \
+            for (int64_t c = 0; c < columns; c++) bias_row[c] = 0;                                                     \
+            for (int64_t n = 0; n < batch; n++) {                                                                      \
+                const T *source = bias_source + n * batch_stride;                                                      \
+                if (column_stride == 1)                                                                                \
+                    for (int64_t c = 0; c < columns; c++) bias_row[c] += source[c];                                    \
+                else                                                                                                   \
+                    for (int64_t c = 0; c < columns; c++) bias_row[c] += source[c * column_stride];                    \
             }                                                                                                          \
+        }                                                                                                              \
         if (columns == 1) {                                                                                            \
             for (int64_t t = 0; t < tiles; t++)                                                                        \
                 one_column_tile_##NAME(grad, signed_, main_slopes, tile_scale[t], main_scale[t], starts[t],            \
