@@ -66,13 +66,13 @@ def loops() -> _Loops | None:
     """The compiled loops, built on first use; None where they cannot be had (the torch paths serve)."""
     if os.environ.get("AMDCGAN_KERNELS", "1") == "0":
         return None
-    command = shlex.split(os.environ.get("CC") or "cc")
-    compiler = shutil.which(command[0]) if command else None
-    if compiler is None:
-        return None
     try:
+        command = shlex.split(os.environ.get("CC") or "cc")
+        compiler = shutil.which(command[0]) if command else None
+        if compiler is None:
+            return None
         return _Loops.bind(ctypes.CDLL(str(_library([compiler, *command[1:]]))))
-    except (OSError, AttributeError, subprocess.SubprocessError, UserError) as error:
+    except (OSError, AttributeError, ValueError, subprocess.SubprocessError, UserError) as error:
         warnings.warn(f"the compiled analog-layer loops are not available ({error}); torch's ops do their work",
                       RuntimeWarning, stacklevel=2)
         return None

@@ -246,6 +246,12 @@ def test_a_failing_build_warns_once_and_leaves_nothing(fresh_loops, monkeypatch,
     assert built(fresh_loops) == []
 
 
+def test_an_unreadable_compiler_setting_warns_and_falls_back(fresh_loops, monkeypatch):
+    monkeypatch.setenv("CC", "'cc -O2")  # an unclosed quote
+    with pytest.warns(RuntimeWarning, match="not available"):
+        assert kernels.loops() is None
+
+
 @needs_compiler
 def test_a_compiler_given_with_arguments_builds(fresh_loops, monkeypatch):
     monkeypatch.setenv("CC", "cc -O2")  # the build's own flags follow these
