@@ -452,10 +452,10 @@ def _read_csv(path: str | Path) -> dict:
 
 
 def transient_verdict(csv_path: str | Path, step_s: float) -> Verdict:
-    trace = _read_csv(csv_path)
-    signals = {name: values for name, values in trace.items() if name != "time_s"}
     from amdcgan.sim.path import EDGE_FRACTION
 
+    trace = _read_csv(csv_path)
+    signals = {name: values for name, values in trace.items() if name != "time_s"}
     return settling_verdict("Fig. 4: every signal of the path settles within its 100 ns pulse", trace["time_s"],
                             signals, step_s, edge_s=EDGE_FRACTION * step_s)
 

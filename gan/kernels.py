@@ -3,10 +3,10 @@
 Each replaces a chain of small torch ops whose dispatch and temporaries cost more than their arithmetic: on a small
 dense layer they are most of what the analog layer pays over torch's own. The library is built on first use with the
 system's C compiler (`$CC`, else `cc`) into the cache folder (`$AMDCGAN_CACHE/kernels`, default
-`~/.cache/amdcgan/kernels`), one file per source, compiler and flags, named with its content's digest, and loaded
-from there after (a damaged file is built again, never loaded). Without a compiler, where the build fails (one warning), with AMDCGAN_KERNELS=0, or for tensors the loops do not take (not on
-the CPU, not float32 or float64, not contiguous), the callers take their torch paths, which give the same results
-within rounding.
+`~/.cache/amdcgan/kernels`), one file per source, compiler and flags, named with its content's digest, and loaded from
+there after (a damaged file is built again, never loaded). Without a compiler, where the build fails (one warning), with
+AMDCGAN_KERNELS=0, or for tensors the loops do not take (not on the CPU, not float32 or float64, not contiguous), the
+callers take their torch paths, which give the same results within rounding.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ def loops() -> _Loops | None:
 def _library(compiler: list[str]) -> Path:
     """The library built from this source by this compiler: found in the cache intact (its name carries its digest),
     or built there. Builds take a lock, so concurrent first uses build once."""
-    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), *map(str.encode, compiler), " ".join(FLAGS).encode(),
-                                     platform.machine().encode()])).hexdigest()[:16]
+    key = _digest(b"\0".join([SOURCE.read_bytes(), *map(str.encode, compiler), " ".join(FLAGS).encode(),
+                              platform.machine().encode()]))
     folder = cache_root() / "kernels"
     found = _intact(folder, key)
     if found is not None:
