@@ -6,14 +6,14 @@ OUT ?= out/reproduce
 
 .PHONY: setup system-deps sky130 demo test test-fast clean
 
-# ngspice for the SPICE checks, chromium for the report screenshot, a C compiler for the analog layers' compiled
-# loops (without one torch does their work, slower); skipped when already there.
+# ngspice for the SPICE checks, chromium for the report screenshot, C and C++ compilers for the analog layers'
+# compiled loops and product (without them torch does their work, slower); skipped when already there.
 system-deps:
 	@command -v ngspice >/dev/null && [ -e /usr/lib/x86_64-linux-gnu/libngspice.so ] && command -v chromium >/dev/null \
-	  && command -v cc >/dev/null || { \
+	  && command -v cc >/dev/null && command -v c++ >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ngspice libngspice0 libngspice0-dev chromium gcc \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ngspice libngspice0 libngspice0-dev chromium gcc g++ \
 	  >/dev/null; }
 
 $(BIN)/amdcgan: pyproject.toml

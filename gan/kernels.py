@@ -7,6 +7,11 @@ system's C compiler (`$CC`, else `cc`) into the cache folder (`$AMDCGAN_CACHE/ke
 there after (a damaged file is built again, never loaded). Without a compiler, where the build fails (one warning), with
 AMDCGAN_KERNELS=0, or for tensors the loops do not take (not on the CPU, not float32 or float64, not contiguous), the
 callers take their torch paths, which give the same results within rounding.
+
+The forward and backward passes of a dense sign crossbar's fused product are also built, with these loops linked in,
+as two torch operators (`product.cpp`, with the C++ compiler, `$CXX` else `c++`, against torch's headers): one call
+each way (`fused_product`). That build takes about ten seconds, once per torch version; where it cannot be had, the
+product takes torch's ops and these loops from Python.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import shutil
 import subprocess
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -32,7 +38,9 @@ from amdcgan.errors import UserError
 from amdcgan.fileio import cache_root, make_folder, remove_stale_temporaries, staging_folder
 
 SOURCE = Path(__file__).with_name("kernels.c")
+PRODUCT_SOURCE = Path(__file__).with_name("product.cpp")
 FLAGS = ("-O3", "-shared", "-fPIC")
+CXX_FLAGS = ("-O2", "-shared", "-fPIC", "-std=c++20", "-w")  # (-w: torch's headers warn by the hundred)
 _POINTER, _INDEX = ctypes.c_void_p, ctypes.c_int64
 _VALUE = {torch.float32: ctypes.c_float, torch.float64: ctypes.c_double}
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
@@ -67,39 +75,103 @@ def loops() -> _Loops | None:
     if os.environ.get("AMDCGAN_KERNELS", "1") == "0":
         return None
     try:
-        command = shlex.split(os.environ.get("CC") or "cc")
-        compiler = shutil.which(command[0]) if command else None
+        compiler = _compiler("CC", "cc")
         if compiler is None:
             return None
-        return _Loops.bind(ctypes.CDLL(str(_library([compiler, *command[1:]]))))
+        key = _digest(b"\0".join([SOURCE.read_bytes(), *map(str.encode, compiler), " ".join(FLAGS).encode(),
+                                   platform.machine().encode()]))
+        library = _cached_library("kernels", key, compiler,
+                                  lambda staged: _run([*compiler, *FLAGS, "-o", str(staged), str(SOURCE)], compiler))
+        return _Loops.bind(ctypes.CDLL(str(library)))
     except (OSError, AttributeError, ValueError, subprocess.SubprocessError, UserError) as error:
         warnings.warn(f"the compiled analog-layer loops are not available ({error}); torch's ops do their work",
                       RuntimeWarning, stacklevel=2)
         return None
 
 
-def _library(compiler: list[str]) -> Path:
-    """The library built from this source by this compiler: found in the cache intact (its name carries its digest),
-    or built there. Builds take a lock, so concurrent first uses build once."""
-    key = _digest(b"\0".join([SOURCE.read_bytes(), *map(str.encode, compiler), " ".join(FLAGS).encode(),
-                              platform.machine().encode()]))
+@dataclasses.dataclass(frozen=True)
+class _ProductOperators:
+    """`product.cpp`'s operators (torch.ops.amdcgan)."""
+
+    forward: Callable
+    backward: Callable
+
+
+def fused_product() -> _ProductOperators | None:
+    """The fused product's compiled passes, built on first use; None where they or the loops cannot be had."""
+    return _product_operators() if loops() is not None else None
+
+
+@functools.cache
+def _product_operators() -> _ProductOperators | None:
+    try:
+        compilers = _compiler("CC", "cc"), _compiler("CXX", "c++")
+        if None in compilers:
+            return None
+        if not _registered():  # (a process registers the operators once; a second library would clash)
+            torch.ops.load_library(str(_product_library(*compilers)))
+        return _ProductOperators(torch.ops.amdcgan.sign_crossbar_forward.default,
+                                 torch.ops.amdcgan.sign_crossbar_backward.default)
+    except (OSError, AttributeError, ValueError, RuntimeError, subprocess.SubprocessError, UserError) as error:
+        warnings.warn(f"the analog layers' compiled product is not available ({error}); torch's ops do its work",
+                      RuntimeWarning, stacklevel=3)
+        return None
+
+
+def _registered() -> bool:
+    try:
+        return torch.ops.amdcgan.sign_crossbar_backward.default is not None
+    except (AttributeError, RuntimeError):  # not (yet) in this process
+        return False
+
+
+def _product_library(c_compiler: list[str], cxx_compiler: list[str]) -> Path:
+    """The library of `product.cpp` with `kernels.c` linked in, against this torch's headers and libraries."""
+    torch_root = Path(torch.__file__).parent
+    libraries = torch_root / "lib"
+    flags = [*CXX_FLAGS, f"-D_GLIBCXX_USE_CXX11_ABI={int(torch.compiled_with_cxx11_abi())}",
+             f"-I{torch_root / 'include'}", f"-L{libraries}", f"-Wl,-rpath,{libraries}"]
+    key = _digest(b"\0".join([SOURCE.read_bytes(), PRODUCT_SOURCE.read_bytes(), *map(str.encode, c_compiler),
+                               *map(str.encode, cxx_compiler), " ".join(flags).encode(), torch.__version__.encode(),
+                               platform.machine().encode()]))
+
+    def build(staged: Path) -> None:
+        loops_object = staged.with_name("kernels.o")
+        _run([*c_compiler, *FLAGS[:1], "-fPIC", "-c", "-o", str(loops_object), str(SOURCE)], c_compiler)
+        _run([*cxx_compiler, *flags, "-o", str(staged), str(PRODUCT_SOURCE), str(loops_object), "-lc10",
+              "-ltorch_cpu"], cxx_compiler)
+
+    return _cached_library("product", key, cxx_compiler, build)
+
+
+def _compiler(variable: str, default: str) -> list[str] | None:
+    """The compiler that `variable` names (arguments allowed), else `default`; None where it is not installed."""
+    command = shlex.split(os.environ.get(variable) or default)
+    found = shutil.which(command[0]) if command else None
+    return None if found is None else [found, *command[1:]]
+
+
+def _cached_library(stem: str, key: str, linker: list[str], build: Callable[[Path], None]) -> Path:
+    """The library `stem` for `key` (its sources, compilers and flags): found in the cache intact (its name carries
+    its digest), or built there by `build(path)`, whose last step `linker` writes it. Builds take a lock, so
+    concurrent first uses build once."""
     folder = cache_root() / "kernels"
-    found = _intact(folder, key)
+    found = _intact(folder, stem, key)
     if found is not None:
         return found
     make_folder(folder)
     with _build_lock(folder):
-        return _intact(folder, key) or _build(compiler, folder, key)
+        return _intact(folder, stem, key) or _build(folder, stem, key, linker, build)
 
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def _intact(folder: Path, key: str) -> Path | None:
+def _intact(folder: Path, stem: str, key: str) -> Path | None:
     """A built library for `key` whose content matches the digest in its name (a damaged file is never loaded:
     loading a truncated library can crash the process)."""
-    for path in sorted(folder.glob(f"kernels-{key}-*.so")):
+    for path in sorted(folder.glob(f"{stem}-{key}-*.so")):
         if path.is_file() and _digest(path.read_bytes()) == path.stem.rsplit("-", 1)[1]:
             return path
     return None
@@ -109,35 +181,39 @@ def _intact(folder: Path, key: str) -> Path | None:
 def _build_lock(folder: Path):
     fd = os.open(folder / "build.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # a build takes a second or two: wait for it
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a build takes a second (the loops) or ten (the product): wait for it
         yield
     finally:
         os.close(fd)
 
 
-def _build(compiler: list[str], folder: Path, key: str) -> Path:
-    """Compile in a private staging folder, sync, then move the library into place under its digest. Holding the
-    build lock, it first removes what a killed build or a damaged file left."""
+def _build(folder: Path, stem: str, key: str, linker: list[str], build: Callable[[Path], None]) -> Path:
+    """Build in a private staging folder, sync, then move the library into place under its digest. Holding the build
+    lock, it first removes what a killed build or a damaged file left."""
     remove_stale_temporaries(folder, depth=1)
-    for damaged in folder.glob(f"kernels-{key}-*.so"):
+    for damaged in folder.glob(f"{stem}-{key}-*.so"):
         damaged.unlink(missing_ok=True)
-    with staging_folder(folder / f"kernels-{key}.so") as staging:
-        staged = staging / "kernels.so"
-        try:
-            subprocess.run([*compiler, *FLAGS, "-o", str(staged), str(SOURCE)], check=True, capture_output=True,
-                           timeout=120)
-        except subprocess.CalledProcessError as error:
-            lines = error.stderr.decode(errors="replace").strip().splitlines()
-            reason = lines[0] if lines else f"exit status {error.returncode}"
-            raise subprocess.SubprocessError(f"{Path(compiler[0]).name} failed: {reason}") from None
+    with staging_folder(folder / f"{stem}-{key}.so") as staging:
+        staged = staging / f"{stem}.so"
+        build(staged)
         if not staged.is_file():
-            raise subprocess.SubprocessError(f"{Path(compiler[0]).name} wrote no library")
+            raise subprocess.SubprocessError(f"{Path(linker[0]).name} wrote no library")
         with open(staged, "rb") as built:
             digest = _digest(built.read())
             os.fsync(built.fileno())
-        path = folder / f"kernels-{key}-{digest}.so"
+        path = folder / f"{stem}-{key}-{digest}.so"
         os.replace(staged, path)
     return path
+
+
+def _run(command: list[str], compiler: list[str]) -> None:
+    try:
+        subprocess.run(command, check=True, capture_output=True, timeout=300)
+    except subprocess.CalledProcessError as error:
+        lines = [line for line in error.stderr.decode(errors="replace").splitlines() if "error" in line.lower()]
+        lines = lines or error.stderr.decode(errors="replace").strip().splitlines()
+        reason = lines[0] if lines else f"exit status {error.returncode}"
+        raise subprocess.SubprocessError(f"{Path(compiler[0]).name} failed: {reason}") from None
 
 
 def _on_cpu(tensor: torch.Tensor) -> bool:
@@ -186,31 +262,56 @@ def _float32_outward(low: float, high: float) -> tuple[float, float]:
     return float(below), float(above)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class GradientFactors:
+    """What a sign crossbar's weight gradient takes that stays fixed while its devices do (`_SignCrossbarSlopes`):
+    S (rows, columns), the tiles' scales `tile_scale` and `main_scale` (tiles, columns), and `starts`, each tile's
+    first row then the row count. Whether the loop takes them is checked once, here, not on every backward pass."""
+
+    signed: torch.Tensor
+    tile_scale: torch.Tensor
+    main_scale: torch.Tensor
+    starts: torch.Tensor
+    taken: bool = dataclasses.field(init=False)
+
+    def __post_init__(self):
+        signed, starts = self.signed, self.starts
+        taken = (signed.dim() == 2 and all(_on_cpu(t) and t.dtype == signed.dtype
+                                           for t in (signed, self.tile_scale, self.main_scale))
+                 and self.tile_scale.shape == self.main_scale.shape == (starts.numel() - 1, signed.shape[1])
+                 and starts.dtype == torch.int64 and starts.device.type == "cpu" and starts.is_contiguous())
+        object.__setattr__(self, "taken", taken)
+
+    def gradient(self, grad: torch.Tensor, main_slopes: torch.Tensor, *, in_place: bool,
+                 bias_from: torch.Tensor | None = None) -> torch.Tensor | None:
+        """dL/dw of a sign crossbar (`_SignCrossbarSlopes.weight_gradient`) from dL/dE, `grad` (rows, columns), in
+        its memory when `in_place` (it must then be contiguous), else in a copy; `bias_from`: dL/dy (batch, columns,
+        any strides), whose column sums are the bias row's dL/dE, not yet in `grad`'s last row. None where the loops
+        do not take these tensors, or a graph of the gradient is being recorded."""
+        compiled, signed, dtype = loops(), self.signed, self.signed.dtype
+        if (compiled is None or not self.taken or torch.is_grad_enabled()
+                or grad.shape != signed.shape or grad.dtype != dtype or grad.device.type != "cpu"
+                or in_place and not grad.is_contiguous()
+                or main_slopes.shape != signed.shape or main_slopes.dtype != dtype or not _on_cpu(main_slopes)
+                or bias_from is not None and (bias_from.dim() != 2 or bias_from.shape[1] != grad.shape[1]
+                                              or bias_from.dtype != dtype or bias_from.device.type != "cpu")):
+            return None
+        out = grad if in_place else grad.clone(memory_format=torch.contiguous_format)
+        bias = (None, 0, 0, 0) if bias_from is None else (bias_from.data_ptr(), bias_from.shape[0], *bias_from.stride())
+        status = compiled.sign_crossbar_gradient[dtype](
+            out.data_ptr(), signed.data_ptr(), main_slopes.data_ptr(), self.tile_scale.data_ptr(),
+            self.main_scale.data_ptr(), self.starts.data_ptr(), self.starts.numel() - 1, *out.shape, *bias)
+        if status == -2:
+            raise ValueError(f"row tiles starting at {self.starts.tolist()} do not cover rows 0 to "
+                             f"{out.shape[0] - 1} in order")
+        if status != 0:
+            raise MemoryError("the sign crossbar's gradient loop could not allocate its scratch row")
+        return out
+
+
 def sign_crossbar_gradient(grad: torch.Tensor, signed: torch.Tensor, main_slopes: torch.Tensor,
                            tile_scale: torch.Tensor, main_scale: torch.Tensor, starts: torch.Tensor, *,
                            in_place: bool, bias_from: torch.Tensor | None = None) -> torch.Tensor | None:
-    """dL/dw of a sign crossbar (`_SignCrossbarSlopes.weight_gradient`) from dL/dE, `grad` (rows, columns), in its
-    memory when `in_place` (it must then be contiguous), else in a copy; `starts`: each tile's first row, then the
-    row count; `bias_from`: dL/dy (batch, columns, any strides), whose column sums are the bias row's dL/dE, not yet
-    in `grad`'s last row. None where the loops do not take these tensors, or a graph of the gradient is being
-    recorded."""
-    compiled = loops()
-    if (compiled is None or torch.is_grad_enabled() or grad.dim() != 2
-            or not all(_on_cpu(t) and t.dtype == grad.dtype for t in (signed, main_slopes, tile_scale, main_scale))
-            or grad.device.type != "cpu" or in_place and not grad.is_contiguous()
-            or not grad.shape == signed.shape == main_slopes.shape
-            or not tile_scale.shape == main_scale.shape == (starts.numel() - 1, grad.shape[1])
-            or starts.dtype != torch.int64 or starts.device.type != "cpu" or not starts.is_contiguous()
-            or bias_from is not None and (bias_from.dim() != 2 or bias_from.shape[1] != grad.shape[1]
-                                          or bias_from.dtype != grad.dtype or bias_from.device.type != "cpu")):
-        return None
-    out = grad if in_place else grad.clone(memory_format=torch.contiguous_format)
-    bias = (None, 0, 0, 0) if bias_from is None else (bias_from.data_ptr(), bias_from.shape[0], *bias_from.stride())
-    status = compiled.sign_crossbar_gradient[out.dtype](
-        out.data_ptr(), signed.data_ptr(), main_slopes.data_ptr(), tile_scale.data_ptr(), main_scale.data_ptr(),
-        starts.data_ptr(), starts.numel() - 1, *out.shape, *bias)
-    if status == -2:
-        raise ValueError(f"row tiles starting at {starts.tolist()} do not cover rows 0 to {out.shape[0] - 1} in order")
-    if status != 0:
-        raise MemoryError("the sign crossbar's gradient loop could not allocate its scratch row")
-    return out
+    """`GradientFactors.gradient` with the fixed factors given one by one."""
+    return GradientFactors(signed, tile_scale, main_scale, starts).gradient(grad, main_slopes, in_place=in_place,
+                                                                            bias_from=bias_from)

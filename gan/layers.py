@@ -252,15 +252,17 @@ class CrossbarLayer(nn.Module):
         it depends on the weights' signs alone, so it is kept until `weight` changes."""
         key = (weight.data_ptr(), weight._version, weight.dtype)
         if self._main_slope_cache is None or self._main_slope_cache[0] != key:
-            self._main_slope_cache = (key, self.cell.continuous_slopes(weight)[0])
+            self._main_slope_cache = (key, self.cell.continuous_slopes(weight)[0].contiguous())
         return self._main_slope_cache[1]
 
-    def _fused_product(self) -> bool:
-        """Whether a gradient pass can take `_SignCrossbarProduct`: a dense sign crossbar on ideal wires, no tile
-        reaching its clip, the weights trained."""
-        return (self.plan.type == "dense" and not self.cell.differential and not self.wired
-                and torch.is_grad_enabled() and self.weight.requires_grad
-                and not self.tiles_reach_clip(self.read_matrix()))
+    def _fused_product(self) -> tuple[torch.Tensor, "_SignCrossbarSlopes"] | None:
+        """`_read_state` where a gradient pass can take `_SignCrossbarProduct` (a dense sign crossbar on ideal wires,
+        no tile reaching its clip, the weights trained), else None."""
+        if (self.plan.type != "dense" or self.cell.differential or self.wired or not torch.is_grad_enabled()
+                or not self.weight.requires_grad):
+            return None
+        state = self._read_state()
+        return None if self.tiles_reach_clip(state[0]) else state
 
     def _load_from_state_dict(self, *args, **kwargs):
         self._read = self._matrix = self._factors = None
@@ -309,14 +311,14 @@ class CrossbarLayer(nn.Module):
             self._disturb(rows)
         return rows
 
-    def _column_product(self, rows: torch.Tensor) -> tuple[torch.Tensor | None, bool | None]:
-        """A one-column layer's product with the devices as they read, from the one pass over the inputs that also
-        checks the drivers' limit (`kernels.column_product_within`; the product alone is memory-bound, the check
-        apart a second pass): (the product, or None where it could not be had or the limit acts; whether no input
-        reaches the limit, or None where not asked)."""
+    def _column_product(self, rows: torch.Tensor, matrix: torch.Tensor) -> tuple[torch.Tensor | None, bool | None]:
+        """A one-column layer's product with `matrix`, the devices as they read, from the one pass over the inputs
+        that also checks the drivers' limit (`kernels.column_product_within`; the product alone is memory-bound, the
+        check apart a second pass): (the product, or None where it could not be had or the limit acts; whether no
+        input reaches the limit, or None where not asked)."""
         if self.plan.weight_columns != 1 or self.read_gain != 1.0 or not self.limits_inputs:
             return None, None
-        matrix, bound = self.read_matrix(), self.periphery.drive_limit(self.v_read)
+        bound = self.periphery.drive_limit(self.v_read)
         bias = matrix[self.inputs] if self.plan.bias else None
         return kernels.column_product_within(rows, matrix[: self.inputs], bias, -bound, bound)
 
@@ -362,14 +364,19 @@ class CrossbarLayer(nn.Module):
         return self.periphery.sum_partials(total, self.v_read)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        single = len(self.plan.row_splits) == 1
-        if self._fused_product():
+        fused = self._fused_product()
+        if fused:
             rows = x.flatten(1)
-            product, within = self._column_product(rows)
-            return _SignCrossbarProduct.apply(self.drive(rows, within), self.weight, self, product)
-        rows, matrix = self.drive(x), self.matrix()
+            product, within = self._column_product(rows, fused[0])
+            return _SignCrossbarProduct.apply(self.drive(rows, within), self.weight, self, fused, product)
         if self.wired and self.track_reads:
             self._tracked_inputs.append(x.detach())  # for `wire_staleness` on the same inputs
+        return self.product(self.drive(x))
+
+    def product(self, rows: torch.Tensor) -> torch.Tensor:
+        """The layer's output for row inputs as the drivers apply them: the tiles and the summing amplifier, as an
+        autograd graph through the effective matrix."""
+        single, matrix = len(self.plan.row_splits) == 1, self.matrix()
         if not self.tiles_reach_clip(matrix):
             total = self._whole(rows, matrix)
         elif single:
@@ -479,11 +486,10 @@ class _SignCrossbarSlopes:
 
     signed: torch.Tensor  # S (rows, columns)
     gains: torch.Tensor  # K (tiles, columns)
-    tile_scale: torch.Tensor  # dL/dw per unit dL/dE through S: K dS/dw, (tiles, columns)
-    signed_scale: torch.Tensor  # the same per row ((1, columns) for one tile)
+    signed_scale: torch.Tensor  # dL/dw per unit dL/dE through S: K dS/dw, per row ((1, columns) for one tile)
     main_scale: torch.Tensor  # dK/dT per unit of weight, (tiles, columns)
     runs: _RowRuns | None  # the row tiles as runs of rows; None for one tile
-    starts: torch.Tensor  # each tile's first row, then the row count (the compiled loop's tiles)
+    loop: kernels.GradientFactors  # the same per tile, for the compiled loop
 
     @classmethod
     def of(cls, layer: "CrossbarLayer") -> "_SignCrossbarSlopes":
@@ -497,9 +503,9 @@ class _SignCrossbarSlopes:
         # d(signed)/du is the same for every weight of a sign crossbar (g_on): one value gives it, not a pass
         slope_signed = layer.cell.continuous_slopes(layer.weight.new_ones(()))[1]
         scale = gains * (slope_signed / unit_max)
-        runs = None if tiles is None else layer.row_runs
-        return cls(signed, gains, scale, scale if tiles is None else scale.index_select(0, tiles), slopes / unit_max,
-                   runs, layer.tile_starts)
+        runs, main_scale = None if tiles is None else layer.row_runs, slopes / unit_max
+        return cls(signed, gains, scale if tiles is None else scale.index_select(0, tiles), main_scale, runs,
+                   kernels.GradientFactors(signed, scale, main_scale, layer.tile_starts))
 
     def weight_gradient(self, grad: torch.Tensor, weighted: torch.Tensor, main_slopes: torch.Tensor,
                         signed_part: torch.Tensor | None = None) -> torch.Tensor:
@@ -526,6 +532,8 @@ class _SignCrossbarMatrix(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (weight,) = ctx.saved_tensors
+        if torch.is_grad_enabled():  # a graph of the gradient is asked for (create_graph): `effective`'s own
+            return torch.autograd.grad(ctx.layer.effective(weight), weight, grad, create_graph=True)[0], None
         return _matrix_gradient(grad, ctx.slopes, ctx.layer._main_slopes(weight)), None
 
 
@@ -534,8 +542,7 @@ def _matrix_gradient(grad: torch.Tensor, slopes: _SignCrossbarSlopes, main_slope
     """dL/dw of a sign crossbar (ideal wires) from dL/dE, `grad` (`reuse`: its memory may hold the result; it is
     then contiguous, as the tile runs' views need; `bias_from`: dL/dy, whose column sums are the bias row's dL/dE,
     not yet in `grad`'s last row). The compiled loop where it takes the tensors, else torch's ops."""
-    compiled = kernels.sign_crossbar_gradient(grad, slopes.signed, main_slopes, slopes.tile_scale, slopes.main_scale,
-                                              slopes.starts, in_place=reuse, bias_from=bias_from)
+    compiled = slopes.loop.gradient(grad, main_slopes, in_place=reuse, bias_from=bias_from)
     if compiled is not None:
         return compiled
     if bias_from is not None:
@@ -562,27 +569,32 @@ def _strictly_within(values: torch.Tensor, low: float, high: float) -> bool:
 class _SignCrossbarProduct(torch.autograd.Function):
     """A dense sign crossbar on ideal wires whose tiles reach no clip: the row splits' partials summed, y = x E, and
     through the summing amplifier (`Periphery.sum_partials`) where there are several, in one node (no graph through
-    slices of E, no copy of the inputs for the bias row, no node of its own for the amplifier). With one row tile the
-    weight gradient is formed without dL/dE's own matrix pass: dL/dE = x^T g, so its part through S is x^T (g K')
-    (one product, as torch's own layer takes), and its column sums against S are sum_n g y / K (E = S K)."""
+    slices of E, no copy of the inputs for the bias row, no node of its own for the amplifier). On the CPU each pass
+    is one compiled call where it can be had (`kernels.fused_product`). Otherwise, with one row tile the weight
+    gradient is formed without dL/dE's own matrix pass: dL/dE = x^T g, so its part through S is x^T (g K') (one
+    product, as torch's own layer takes), and its column sums against S are sum_n g y / K (E = S K)."""
 
     @staticmethod
     def forward(ctx, rows: torch.Tensor, weight: torch.Tensor, layer: "CrossbarLayer",
-                product: torch.Tensor | None = None) -> torch.Tensor:
-        matrix, slopes = layer._read_state()
-        if product is not None:  # formed already (`CrossbarLayer._column_product`)
-            out = product
+                state: tuple[torch.Tensor, _SignCrossbarSlopes], product: torch.Tensor | None = None) -> torch.Tensor:
+        matrix, slopes = state  # `_read_state`; `product`: formed already (`CrossbarLayer._column_product`)
+        several, unity = slopes.runs is not None, layer.periphery.summing_gain == 1.0
+        low, high = layer.periphery.summing_rails(layer.v_read)
+        compiled = (kernels.fused_product() if slopes.loop.taken and rows.device.type == "cpu"
+                    and rows.dtype == matrix.dtype else None)
+        if compiled is not None:  # the product, and whether the amplifier at unity gain passes it unchanged
+            out, within = compiled.forward(rows, matrix, layer.plan.bias, product, several and unity, low, high)
         else:
-            body = matrix[: layer.inputs]
-            out = torch.addmm(matrix[layer.inputs], rows, body) if layer.plan.bias else rows @ body
-        ctx.layer, ctx.matrix, ctx.slopes = layer, matrix, slopes
-        ctx.out = out.detach().clone() if slopes.runs is None else None
+            if product is None:
+                body = matrix[: layer.inputs]
+                product = torch.addmm(matrix[layer.inputs], rows, body) if layer.plan.bias else rows @ body
+            out, within = product, several and unity and _strictly_within(product, low, high)
+            ctx.out = out.detach().clone() if not several else None
+        ctx.layer, ctx.matrix, ctx.slopes, ctx.compiled = layer, matrix, slopes, compiled
         ctx.passed = None  # where the summing amplifier passes the gradient; None: everywhere, at unity gain
-        if slopes.runs is not None:  # the summing amplifier; hardtanh's gradient rule: strictly within its rails
-            low, high = layer.periphery.summing_rails(layer.v_read)
-            if layer.periphery.summing_gain != 1.0 or not _strictly_within(out, low, high):
-                out = layer.periphery.sum_partials(out, layer.v_read)
-                ctx.passed = (out > low) & (out < high)
+        if several and not (unity and within):  # the amplifier; hardtanh's gradient rule: strictly within its rails
+            out = layer.periphery.sum_partials(out, layer.v_read)
+            ctx.passed = (out > low) & (out < high)
         ctx.save_for_backward(rows, weight)
         return out
 
@@ -590,23 +602,31 @@ class _SignCrossbarProduct(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         rows, weight = ctx.saved_tensors
         layer, matrix, slopes, inputs = ctx.layer, ctx.matrix, ctx.slopes, ctx.layer.inputs
+        if torch.is_grad_enabled():  # a graph of the gradients is asked for (create_graph): the unfused layer's
+            wanted = [tensor for tensor, asked in zip((rows, weight), ctx.needs_input_grad) if asked]
+            found = iter(torch.autograd.grad(layer.product(rows), wanted, grad, create_graph=True))
+            return *(next(found) if asked else None for asked in ctx.needs_input_grad[:2]), None, None, None
         if ctx.passed is not None:  # back through the summing amplifier: its gain, none where it clipped
             gain = layer.periphery.summing_gain
             grad = grad * ctx.passed if gain == 1.0 else grad * ctx.passed * gain
-        grad_rows = grad @ matrix[:inputs].t() if ctx.needs_input_grad[0] else None
         main_slopes = layer._main_slopes(weight)
+        if ctx.compiled is not None:
+            loop = slopes.loop
+            return (*ctx.compiled.backward(grad, rows, matrix, layer.plan.bias, ctx.needs_input_grad[0], loop.signed,
+                                           main_slopes, loop.tile_scale, loop.main_scale, loop.starts), None, None, None)
+        grad_rows = grad @ matrix[:inputs].t() if ctx.needs_input_grad[0] else None
         if slopes.runs is not None:  # dL/dE itself, x^T g with the bias row's sum of g, then each tile's sums
-            grad_matrix = grad.new_empty(matrix.shape)
+            grad_matrix = torch.empty_like(matrix)
             torch.mm(rows.t(), grad, out=grad_matrix[:inputs])
             bias_from = grad if layer.plan.bias else None  # (the bias row's dL/dE: the sums of g)
-            return grad_rows, _matrix_gradient(grad_matrix, slopes, main_slopes, True, bias_from), None, None
+            return grad_rows, _matrix_gradient(grad_matrix, slopes, main_slopes, True, bias_from), None, None, None
         scaled = grad * slopes.signed_scale
         weighted = (torch.linalg.vecdot(grad, ctx.out, dim=0) / slopes.gains[0])[None]
         through_signs = scaled.new_empty(matrix.shape)
         torch.mm(rows.t(), scaled, out=through_signs[:inputs])
         if layer.plan.bias:
             through_signs[inputs] = scaled.sum(0)
-        return grad_rows, slopes.weight_gradient(grad, weighted, main_slopes, through_signs), None, None
+        return grad_rows, slopes.weight_gradient(grad, weighted, main_slopes, through_signs), None, None, None
 
 
 # ---------------------------------------------------------------------------------------------------------------------

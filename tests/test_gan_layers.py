@@ -311,3 +311,32 @@ def test_the_summing_amplifier_is_skipped_only_strictly_within_its_rails():
     assert not _strictly_within(values, -0.5, 1.0)  # at a rail the clip passes no gradient: not the identity
     assert not _strictly_within(values, -1.0, 0.5)
     assert not _strictly_within(values[:0], -1.0, 1.0)
+
+
+@pytest.mark.parametrize("module, shape", [(lambda: nn.Linear(300, 7), (300,)), (lambda: nn.Linear(40, 5), (40,)),
+                                           (lambda: nn.Conv2d(3, 4, 3, padding=1), (3, 6, 6))],
+                         ids=["dense row tiles", "dense one tile", "convolution"])
+def test_gradients_of_gradients_follow_the_layers_autograd_graph(module, shape, compiled_or_torch):
+    """A gradient penalty (WGAN-GP: the input gradient's norm, differentiated again) through the fused product and
+    the fast matrix gradient equals the one through the plain autograd graph of `effective`, for the weights and the
+    inputs."""
+    from amdcgan.analog import AnalogConv2d, AnalogLinear
+
+    torch.manual_seed(0)
+    reference = module()
+    analog = {nn.Linear: AnalogLinear, nn.Conv2d: AnalogConv2d}[type(reference)]
+    layer = analog.from_float(reference, hardware={"tiles": {"max_rows": 64, "max_columns": 128}}).double()
+    x = (0.9 * (2 * torch.rand(5, *shape, dtype=torch.float64) - 1)).requires_grad_()
+
+    def penalty_gradients():
+        (input_gradient,) = torch.autograd.grad(layer(x).square().sum(), x, create_graph=True)
+        return torch.autograd.grad(input_gradient.square().sum(), (layer.weight, x))
+
+    if isinstance(reference, nn.Linear):
+        assert type(layer(x).grad_fn).__name__ == "_SignCrossbarProductBackward"
+    ours = penalty_gradients()
+    layer._fused_product, layer.matrix = (lambda: None), layer.effective  # the plain autograd graph
+    expected = penalty_gradients()
+    for got, wanted in zip(ours, expected):
+        assert wanted.abs().max() > 0
+        torch.testing.assert_close(got, wanted, rtol=1e-9, atol=1e-12 * wanted.abs().max())

@@ -4,7 +4,10 @@ atomically, and a clean fallback without a compiler."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -110,9 +113,11 @@ def test_tensors_the_loops_do_not_take_are_left_to_torch():
     assert kernels.sign_crossbar_gradient(*args, in_place=False) is None  # a gradient graph is being recorded
 
 
-def sign_crossbar(inputs: int, outputs: int, max_rows: int, dtype: torch.dtype) -> AnalogLinear:
+def sign_crossbar(inputs: int, outputs: int, max_rows: int, dtype: torch.dtype,
+                  summing_gain: float | None = None) -> AnalogLinear:
     torch.manual_seed(1)
-    hardware = {"tiles": {"max_rows": max_rows, "max_columns": 128}, "weight_encoding": "sign_crossbar"}
+    hardware = {"tiles": {"max_rows": max_rows, "max_columns": 128}, "weight_encoding": "sign_crossbar",
+                "summing_gain": {"dense": summing_gain} if summing_gain else {}}
     return AnalogLinear.from_float(nn.Linear(inputs, outputs), hardware=hardware).to(dtype)
 
 
@@ -136,8 +141,8 @@ def test_the_compiled_gradient_equals_torch_s(inputs, outputs, max_rows, dtype, 
         grad[-1] = float("nan")  # to be formed from dL/dy
     kept = grad.clone()
     with torch.no_grad():
-        compiled = kernels.sign_crossbar_gradient(grad, slopes.signed, main_slopes, slopes.tile_scale,
-                                                  slopes.main_scale, slopes.starts, in_place=in_place,
+        compiled = kernels.sign_crossbar_gradient(grad, slopes.signed, main_slopes, slopes.loop.tile_scale,
+                                                  slopes.main_scale, slopes.loop.starts, in_place=in_place,
                                                   bias_from=source)
         monkeypatch.setattr(kernels, "loops", lambda: None)
         expected = layers_module._matrix_gradient(kept.clone(), slopes, main_slopes, bias_from=source)
@@ -149,28 +154,36 @@ def test_the_compiled_gradient_equals_torch_s(inputs, outputs, max_rows, dtype, 
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_a_layer_trains_alike_on_the_compiled_loops_and_on_torch_s_ops(dtype, monkeypatch):
-    """Forward and backward of a layer with row tiles, one column (the discriminator's last layer) and several,
-    with inputs within the drivers' limit and beyond it: the same values and gradients on either path."""
+@pytest.mark.parametrize("inputs, outputs, summing_gain", [(700, 1, None), (300, 20, None), (40, 9, None),
+                                                           (300, 20, 400.0)])
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_a_layer_trains_alike_on_the_compiled_loops_and_on_torch_s_ops(dtype, inputs, outputs, summing_gain,
+                                                                       input_grad, monkeypatch):
+    """Forward and backward of a layer with row tiles (one column, the discriminator's last layer, or several), of
+    one tile, and of row tiles whose summing amplifier is driven to its rails, with inputs within the drivers' limit
+    and beyond it, with and without the inputs' gradient: the same values and gradients on the compiled passes
+    (`kernels.fused_product`, or the loops alone where it cannot be built) and on torch's ops."""
     if kernels.loops() is None:
         pytest.skip("the compiled loops cannot be built here")
     compiled = kernels.loops()
-    for inputs, outputs in ((700, 1), (300, 20)):
-        layer = sign_crossbar(inputs, outputs, 64, dtype)
-        for scale in (0.9, 3.0):  # within +-1 unit, and beyond it
-            results = []
-            for loops in (compiled, None):
-                monkeypatch.setattr(kernels, "loops", lambda loops=loops: loops)
-                torch.manual_seed(2)
-                x = (scale * (2 * torch.rand(64, inputs, dtype=dtype) - 1)).requires_grad_()
-                y = layer(x)
-                assert type(y.grad_fn).__name__ == "_SignCrossbarProductBackward"
-                (y * torch.randn_like(y)).sum().backward()
-                results.append((y.detach(), x.grad, layer.weight.grad))
-                layer.weight.grad = None
-            tolerance = {torch.float32: 1e-5, torch.float64: 1e-12}[dtype]
-            for ours, theirs in zip(*results):
-                torch.testing.assert_close(ours, theirs, rtol=tolerance, atol=tolerance * theirs.abs().max())
+    layer = sign_crossbar(inputs, outputs, 64, dtype, summing_gain)
+    for scale in (0.9, 3.0):  # within +-1 unit, and beyond it
+        results = []
+        for loops in (compiled, None):
+            monkeypatch.setattr(kernels, "loops", lambda loops=loops: loops)
+            torch.manual_seed(2)
+            x = (scale * (2 * torch.rand(64, inputs, dtype=dtype) - 1)).requires_grad_(input_grad)
+            y = layer(x)
+            assert type(y.grad_fn).__name__ == "_SignCrossbarProductBackward"
+            assert (y.grad_fn.compiled is not None) == (loops is not None and kernels.fused_product() is not None)
+            (y * torch.randn_like(y)).sum().backward()
+            results.append((y.detach(), x.grad if input_grad else torch.zeros(()), layer.weight.grad))
+            layer.weight.grad = None
+        tolerance = {torch.float32: 1e-5, torch.float64: 1e-12}[dtype]
+        for ours, theirs in zip(*results):
+            torch.testing.assert_close(ours, theirs, rtol=tolerance, atol=tolerance * theirs.abs().max())
+    if summing_gain:
+        assert (y.detach().abs() >= layer.periphery.summing_rails(layer.v_read)[1]).any()  # the rails were reached
 
 
 def built(cache) -> list:
@@ -262,3 +275,51 @@ def test_the_loops_can_be_switched_off(fresh_loops, monkeypatch):
     monkeypatch.setenv("AMDCGAN_KERNELS", "0")
     assert kernels.loops() is None
     assert not (fresh_loops / "kernels").exists()
+
+
+needs_cxx = pytest.mark.skipif(shutil.which("cc") is None or shutil.which("c++") is None,
+                               reason="no C and C++ compilers (cc, c++) on this machine")
+
+
+@needs_cxx
+def test_the_product_library_is_built_once_into_the_cache_and_reused(fresh_loops, monkeypatch):
+    """The compiled product's library, against this torch: built into the cache under its digest, then found there
+    (its operators are registered once per process, so this builds without loading)."""
+    compilers = kernels._compiler("CC", "cc"), kernels._compiler("CXX", "c++")
+    library = kernels._product_library(*compilers)
+    assert built(fresh_loops) == [library.name] and library.name.startswith("product-")
+    monkeypatch.setattr(kernels, "_build", lambda *args: pytest.fail("built again"))
+    assert kernels._product_library(*compilers) == library
+
+
+TRAIN_ONE_STEP = """
+import warnings
+import torch
+from torch import nn
+from amdcgan.analog import AnalogLinear
+warnings.simplefilter("error")
+layer = AnalogLinear.from_float(nn.Linear(300, 20), hardware={"tiles": {"max_rows": 64, "max_columns": 128}})
+x = torch.rand(8, 300).requires_grad_()
+y = layer(x)
+y.sum().backward()
+print(y.grad_fn.compiled is not None, bool(x.grad.abs().sum() > 0), bool(layer.weight.grad.abs().sum() > 0))
+"""
+
+
+@pytest.mark.parametrize("cxx, expected", [("no-such-compiler", None), ("false", "false failed")])
+def test_without_a_working_cxx_compiler_the_product_takes_torch_s_ops(tmp_path, cxx, expected):
+    """In a fresh process (operators register once per process): no C++ compiler is not a fault, so nothing is
+    said; a failing one is said once; either way the layer trains on torch's ops."""
+    environment = {**os.environ, "AMDCGAN_CACHE": str(tmp_path), "CXX": cxx}
+    result = subprocess.run([sys.executable, "-c", TRAIN_ONE_STEP], env=environment, capture_output=True,
+                            text=True, timeout=300)
+    if expected is None:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["False", "True", "True"] and not result.stderr
+    else:
+        assert result.returncode != 0 and "RuntimeWarning" in result.stderr and expected in result.stderr
+        relaxed = TRAIN_ONE_STEP.replace('warnings.simplefilter("error")', 'warnings.simplefilter("always")')
+        result = subprocess.run([sys.executable, "-c", relaxed], env=environment, capture_output=True, text=True,
+                                timeout=300)
+        assert result.stdout.split() == ["False", "True", "True"]
+        assert result.stderr.count("compiled product is not available") == 1
