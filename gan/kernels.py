@@ -8,10 +8,10 @@ there after (a damaged file is built again, never loaded). Without a compiler, w
 AMDCGAN_KERNELS=0, or for tensors the loops do not take (not on the CPU, not float32 or float64, not contiguous), the
 callers take their torch paths, which give the same results within rounding.
 
-The forward and backward passes of a dense sign crossbar's fused product are also built, with these loops linked in,
-as two torch operators (`product.cpp`, with the C++ compiler, `$CXX` else `c++`, against torch's headers): one call
-each way (`fused_product`). That build takes about ten seconds, once per torch version; where it cannot be had, the
-product takes torch's ops and these loops from Python.
+A dense sign crossbar's fused product is also built, with these loops linked in, as a torch operator with its own
+autograd node (`product.cpp`, with the C++ compiler, `$CXX` else `c++`, against torch's headers; `fused_product`):
+one call each way, no Python in between. That build takes about ten seconds, once per torch version; where it cannot
+be had, the product takes torch's ops and these loops from Python.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import shlex
 import shutil
 import subprocess
 import warnings
+import weakref
 from pathlib import Path
 from typing import Callable
 
@@ -89,38 +90,65 @@ def loops() -> _Loops | None:
         return None
 
 
-@dataclasses.dataclass(frozen=True)
-class _ProductOperators:
-    """`product.cpp`'s operators (torch.ops.amdcgan)."""
-
-    forward: Callable
-    backward: Callable
-
-
-def fused_product() -> _ProductOperators | None:
-    """The fused product's compiled passes, built on first use; None where they or the loops cannot be had."""
-    return _product_operators() if loops() is not None else None
+def fused_product() -> Callable | None:
+    """The fused product's operator, amdcgan::sign_crossbar_product (`product.cpp`), built on first use; None where
+    it or the loops cannot be had. Its arguments: rows, weight, the matrix, the product where formed already (or
+    None), the `GradientFactors` tensors with main_slopes after S, whether the last row is the bias row, and
+    `layer_key(layer)`."""
+    return _product_operator() if loops() is not None else None
 
 
 @functools.cache
-def _product_operators() -> _ProductOperators | None:
+def _product_operator() -> Callable | None:
     try:
         compilers = _compiler("CC", "cc"), _compiler("CXX", "c++")
         if None in compilers:
             return None
         if not _registered():  # (a process registers the operators once; a second library would clash)
             torch.ops.load_library(str(_product_library(*compilers)))
-        return _ProductOperators(torch.ops.amdcgan.sign_crossbar_forward.default,
-                                 torch.ops.amdcgan.sign_crossbar_backward.default)
+        _register_graph_gradients()
+        return torch.ops.amdcgan.sign_crossbar_product.default
     except (OSError, AttributeError, ValueError, RuntimeError, subprocess.SubprocessError, UserError) as error:
         warnings.warn(f"the analog layers' compiled product is not available ({error}); torch's ops do its work",
                       RuntimeWarning, stacklevel=3)
         return None
 
 
+_LAYERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_REGISTRATIONS: list = []  # (a registration lasts as long as its Library object)
+
+
+@functools.cache
+def _register_graph_gradients() -> None:
+    library = torch.library.Library("amdcgan", "IMPL")
+    library.impl("product_graph_gradients", _graph_gradients, "CompositeImplicitAutograd")
+    _REGISTRATIONS.append(library)
+
+
+def layer_key(layer: torch.nn.Module) -> int:
+    """The number by which the operator's backward names `layer` to `product_graph_gradients`."""
+    key = id(layer)
+    if _LAYERS.get(key) is not layer:
+        _LAYERS[key] = layer
+    return key
+
+
+def _graph_gradients(grad: torch.Tensor, rows: torch.Tensor, weight: torch.Tensor,
+                     key: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """dL/d(rows) and dL/d(weight) of the layer's product as its plain autograd graph computes it, with a graph of
+    their own (the operator's backward under create_graph); zeros for rows that need no gradient."""
+    layer = _LAYERS[key]
+    with torch.enable_grad():
+        out = layer.unclipped_product(rows)
+        if not rows.requires_grad:
+            return torch.zeros_like(rows), torch.autograd.grad(out, weight, grad, create_graph=True)[0]
+        found = torch.autograd.grad(out, (rows, weight), grad, create_graph=True)
+    return found[0], found[1]
+
+
 def _registered() -> bool:
     try:
-        return torch.ops.amdcgan.sign_crossbar_backward.default is not None
+        return torch.ops.amdcgan.sign_crossbar_product.default is not None
     except (AttributeError, RuntimeError):  # not (yet) in this process
         return False
 

@@ -252,7 +252,8 @@ class CrossbarLayer(nn.Module):
         it depends on the weights' signs alone, so it is kept until `weight` changes."""
         key = (weight.data_ptr(), weight._version, weight.dtype)
         if self._main_slope_cache is None or self._main_slope_cache[0] != key:
-            self._main_slope_cache = (key, self.cell.continuous_slopes(weight)[0].contiguous())
+            with torch.no_grad():  # a constant of the gradient, whichever pass asks for it
+                self._main_slope_cache = (key, self.cell.continuous_slopes(weight)[0].contiguous())
         return self._main_slope_cache[1]
 
     def _fused_product(self) -> tuple[torch.Tensor, "_SignCrossbarSlopes"] | None:
@@ -368,10 +369,36 @@ class CrossbarLayer(nn.Module):
         if fused:
             rows = x.flatten(1)
             product, within = self._column_product(rows, fused[0])
-            return _SignCrossbarProduct.apply(self.drive(rows, within), self.weight, self, fused, product)
+            rows = self.drive(rows, within)
+            compiled = (kernels.fused_product() if fused[1].loop.taken and rows.device.type == "cpu"
+                        and rows.dtype == fused[0].dtype else None)
+            if compiled is None:
+                return _SignCrossbarProduct.apply(rows, self.weight, self, fused, product)
+            return self._amplified(self._compiled_product(compiled, rows, fused, product))
         if self.wired and self.track_reads:
             self._tracked_inputs.append(x.detach())  # for `wire_staleness` on the same inputs
         return self.product(self.drive(x))
+
+    def _compiled_product(self, compiled, rows: torch.Tensor, fused: tuple, product: torch.Tensor | None):
+        """x E as `kernels.fused_product`'s node (`_SignCrossbarProduct` without the summing amplifier)."""
+        (matrix, slopes), weight = fused, self.weight
+        loop = slopes.loop
+        return compiled(rows, weight, matrix, product, loop.signed, self._main_slopes(weight), loop.tile_scale,
+                        loop.main_scale, loop.starts, self.plan.bias, kernels.layer_key(self))
+
+    def _amplified(self, total: torch.Tensor) -> torch.Tensor:
+        """Row splits' partials through the summing amplifier, which at unity gain is skipped where every output
+        lies strictly within its rails (it is the identity there, gradient included)."""
+        if len(self.plan.row_splits) == 1:
+            return total
+        if self.periphery.summing_gain == 1.0 and _strictly_within(total, *self.periphery.summing_rails(self.v_read)):
+            return total
+        return self.periphery.sum_partials(total, self.v_read)
+
+    def unclipped_product(self, rows: torch.Tensor) -> torch.Tensor:
+        """x E as the autograd graph through the effective matrix, before the summing amplifier: the fused product's
+        graph, for a layer none of whose tiles can clip."""
+        return self._whole(rows, self.matrix())
 
     def product(self, rows: torch.Tensor) -> torch.Tensor:
         """The layer's output for row inputs as the drivers apply them: the tiles and the summing amplifier, as an
@@ -569,32 +596,28 @@ def _strictly_within(values: torch.Tensor, low: float, high: float) -> bool:
 class _SignCrossbarProduct(torch.autograd.Function):
     """A dense sign crossbar on ideal wires whose tiles reach no clip: the row splits' partials summed, y = x E, and
     through the summing amplifier (`Periphery.sum_partials`) where there are several, in one node (no graph through
-    slices of E, no copy of the inputs for the bias row, no node of its own for the amplifier). On the CPU each pass
-    is one compiled call where it can be had (`kernels.fused_product`). Otherwise, with one row tile the weight
-    gradient is formed without dL/dE's own matrix pass: dL/dE = x^T g, so its part through S is x^T (g K') (one
-    product, as torch's own layer takes), and its column sums against S are sum_n g y / K (E = S K)."""
+    slices of E, no copy of the inputs for the bias row, no node of its own for the amplifier). With one row tile the
+    weight gradient is formed without dL/dE's own matrix pass: dL/dE = x^T g, so its part through S is x^T (g K')
+    (one product, as torch's own layer takes), and its column sums against S are sum_n g y / K (E = S K). On the CPU
+    `kernels.fused_product`, where it can be had, is this node without the amplifier, compiled."""
 
     @staticmethod
     def forward(ctx, rows: torch.Tensor, weight: torch.Tensor, layer: "CrossbarLayer",
                 state: tuple[torch.Tensor, _SignCrossbarSlopes], product: torch.Tensor | None = None) -> torch.Tensor:
-        matrix, slopes = state  # `_read_state`; `product`: formed already (`CrossbarLayer._column_product`)
-        several, unity = slopes.runs is not None, layer.periphery.summing_gain == 1.0
-        low, high = layer.periphery.summing_rails(layer.v_read)
-        compiled = (kernels.fused_product() if slopes.loop.taken and rows.device.type == "cpu"
-                    and rows.dtype == matrix.dtype else None)
-        if compiled is not None:  # the product, and whether the amplifier at unity gain passes it unchanged
-            out, within = compiled.forward(rows, matrix, layer.plan.bias, product, several and unity, low, high)
+        matrix, slopes = state  # `_read_state`
+        if product is not None:  # formed already (`CrossbarLayer._column_product`)
+            out = product
         else:
-            if product is None:
-                body = matrix[: layer.inputs]
-                product = torch.addmm(matrix[layer.inputs], rows, body) if layer.plan.bias else rows @ body
-            out, within = product, several and unity and _strictly_within(product, low, high)
-            ctx.out = out.detach().clone() if not several else None
-        ctx.layer, ctx.matrix, ctx.slopes, ctx.compiled = layer, matrix, slopes, compiled
+            body = matrix[: layer.inputs]
+            out = torch.addmm(matrix[layer.inputs], rows, body) if layer.plan.bias else rows @ body
+        ctx.layer, ctx.matrix, ctx.slopes = layer, matrix, slopes
+        ctx.out = out.detach().clone() if slopes.runs is None else None
         ctx.passed = None  # where the summing amplifier passes the gradient; None: everywhere, at unity gain
-        if several and not (unity and within):  # the amplifier; hardtanh's gradient rule: strictly within its rails
-            out = layer.periphery.sum_partials(out, layer.v_read)
-            ctx.passed = (out > low) & (out < high)
+        if slopes.runs is not None:  # the summing amplifier; hardtanh's gradient rule: strictly within its rails
+            low, high = layer.periphery.summing_rails(layer.v_read)
+            if layer.periphery.summing_gain != 1.0 or not _strictly_within(out, low, high):
+                out = layer.periphery.sum_partials(out, layer.v_read)
+                ctx.passed = (out > low) & (out < high)
         ctx.save_for_backward(rows, weight)
         return out
 
@@ -609,12 +632,8 @@ class _SignCrossbarProduct(torch.autograd.Function):
         if ctx.passed is not None:  # back through the summing amplifier: its gain, none where it clipped
             gain = layer.periphery.summing_gain
             grad = grad * ctx.passed if gain == 1.0 else grad * ctx.passed * gain
-        main_slopes = layer._main_slopes(weight)
-        if ctx.compiled is not None:
-            loop = slopes.loop
-            return (*ctx.compiled.backward(grad, rows, matrix, layer.plan.bias, ctx.needs_input_grad[0], loop.signed,
-                                           main_slopes, loop.tile_scale, loop.main_scale, loop.starts), None, None, None)
         grad_rows = grad @ matrix[:inputs].t() if ctx.needs_input_grad[0] else None
+        main_slopes = layer._main_slopes(weight)
         if slopes.runs is not None:  # dL/dE itself, x^T g with the bias row's sum of g, then each tile's sums
             grad_matrix = torch.empty_like(matrix)
             torch.mm(rows.t(), grad, out=grad_matrix[:inputs])

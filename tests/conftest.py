@@ -35,6 +35,21 @@ def compiled_or_torch(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture
+def fused_path():
+    """Which fused dense product computed a layer's output y: "compiled" (`kernels.fused_product`'s node), "torch"
+    (`layers._SignCrossbarProduct`), or None (neither); the summing amplifier's own nodes, where it acted, are looked
+    through."""
+    def path(y):
+        node = y.grad_fn
+        while node is not None and type(node).__name__ in ("HardtanhBackward0", "MulBackward0"):  # its gain, rails
+            node = node.next_functions[0][0]
+        if node is not None and node.name().endswith("SignCrossbarProduct>"):
+            return "compiled"
+        return "torch" if type(node).__name__ == "_SignCrossbarProductBackward" else None
+    return path
+
+
 def _ngspice_installed() -> bool:
     from amdcgan.sim.runner import ngspice_installed
 

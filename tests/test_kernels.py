@@ -158,7 +158,7 @@ def test_the_compiled_gradient_equals_torch_s(inputs, outputs, max_rows, dtype, 
                                                            (300, 20, 400.0)])
 @pytest.mark.parametrize("input_grad", [True, False])
 def test_a_layer_trains_alike_on_the_compiled_loops_and_on_torch_s_ops(dtype, inputs, outputs, summing_gain,
-                                                                       input_grad, monkeypatch):
+                                                                       input_grad, monkeypatch, fused_path):
     """Forward and backward of a layer with row tiles (one column, the discriminator's last layer, or several), of
     one tile, and of row tiles whose summing amplifier is driven to its rails, with inputs within the drivers' limit
     and beyond it, with and without the inputs' gradient: the same values and gradients on the compiled passes
@@ -174,8 +174,7 @@ def test_a_layer_trains_alike_on_the_compiled_loops_and_on_torch_s_ops(dtype, in
             torch.manual_seed(2)
             x = (scale * (2 * torch.rand(64, inputs, dtype=dtype) - 1)).requires_grad_(input_grad)
             y = layer(x)
-            assert type(y.grad_fn).__name__ == "_SignCrossbarProductBackward"
-            assert (y.grad_fn.compiled is not None) == (loops is not None and kernels.fused_product() is not None)
+            assert fused_path(y) == ("compiled" if loops and kernels.fused_product() else "torch")
             (y * torch.randn_like(y)).sum().backward()
             results.append((y.detach(), x.grad if input_grad else torch.zeros(()), layer.weight.grad))
             layer.weight.grad = None
@@ -302,7 +301,7 @@ layer = AnalogLinear.from_float(nn.Linear(300, 20), hardware={"tiles": {"max_row
 x = torch.rand(8, 300).requires_grad_()
 y = layer(x)
 y.sum().backward()
-print(y.grad_fn.compiled is not None, bool(x.grad.abs().sum() > 0), bool(layer.weight.grad.abs().sum() > 0))
+print("SignCrossbarProduct>" in y.grad_fn.name(), bool(x.grad.abs().sum() > 0), bool(layer.weight.grad.abs().sum() > 0))
 """
 
 
