@@ -168,6 +168,8 @@ class _AnalogLayer(CrossbarLayer):
     def _build(self, reference: nn.Module, hardware: Any, input_bound: float, readout: Any, encoding: Any,
                generator: torch.Generator | None, name: str | None) -> None:
         hardware = _hardware(hardware)
+        if weight_matrix(reference).shape[0] == 0:
+            raise UserError(f"{type(self).__name__}: no inputs and no bias, so no crossbar rows")
         step = module_step(reference, name or self.float_type.__name__)
         if step.kind == "unsupported":
             raise UserError(f"{type(self).__name__}: {step.problem}")

@@ -92,7 +92,8 @@ def main() -> None:
         architecture = load_architecture(path).model_copy(update={"device": analog_device(analog)})
     result = estimate(architecture, run_stats=statistics["run_statistics"])
     headline = result["headline"]
-    print(f"estimate ({architecture.name}, the CNN as its Discriminator): "
+    print(f"estimate of a whole GAN chip ({architecture.name}: the CNN as its Discriminator, the Generator of "
+          f"small_system.yaml): "
           f"chip {headline['area_floorplan_chip_mm2']:.3f} mm^2, power {headline['power_all_on_w']:.3g} W all on, "
           f"{headline['power_duty_cycled_w']:.3g} W duty-cycled")
     run = result["training"]["run"]

@@ -93,9 +93,9 @@ COLUMN_PRODUCT_WITHIN(float, int32_t, column_product_within_f32)
 COLUMN_PRODUCT_WITHIN(double, int64_t, column_product_within_f64)
 
 /* dL/dw of a sign crossbar on ideal wires (`_SignCrossbarSlopes.weight_gradient`) in place of dL/dE in `grad`
- * (rows x columns); with `bias_source` (dL/dy, batch x columns at the given strides), the bias row's dL/dE, its
- * column sums, is formed first into grad's last row. Tile t holds rows starts[t] to starts[t + 1] - 1; with S the
- * signed magnitudes,
+ * (rows x columns); with `bias_row`, the bias row's dL/dE, the column sums of `bias_source` (dL/dy, batch x columns
+ * at the given strides; zeros for an empty batch, whose source may be NULL), is formed first into grad's last row.
+ * Tile t holds rows starts[t] to starts[t + 1] - 1; with S the signed magnitudes,
  *   dL/dw[r, c] = grad[r, c] tile_scale[t, c] + main_slopes[r, c] main_scale[t, c] (sum over t's rows of grad S).
  * The tile's sums accumulate in double; a one-column matrix's tiles are contiguous runs, summed in lanes. Returns 0;
  * -1 when the scratch row cannot be allocated; -2, touching nothing, unless the tiles cover rows 0 to rows - 1 in
@@ -118,20 +118,21 @@ COLUMN_PRODUCT_WITHIN(double, int64_t, column_product_within_f64)
 #define SIGN_CROSSBAR_GRADIENT(T, NAME)                                                                                \
     VECTOR_CLONES int NAME(T *grad, const T *signed_, const T *main_slopes, const T *tile_scale,                       \
                            const T *main_scale, const int64_t *starts, int64_t tiles, int64_t rows,                    \
-                           int64_t columns, const T *bias_source, int64_t batch, int64_t batch_stride,                 \
-                           int64_t column_stride) {                                                                    \
-        if (tiles < 1 || starts[0] != 0 || starts[tiles] != rows || (bias_source && rows < 1)) return -2;              \
+                           int64_t columns, int64_t bias_row, const T *bias_source, int64_t batch,                     \
+                           int64_t batch_stride, int64_t column_stride) {                                              \
+        if (tiles < 1 || starts[0] != 0 || starts[tiles] != rows) return -2;                                           \
+        if (bias_row && (rows < 1 || batch < 0 || (batch > 0 && !bias_source))) return -2;                             \
         for (int64_t t = 0; t < tiles; t++)                                                                            \
             if (starts[t + 1] < starts[t]) return -2;                                                                  \
-        if (bias_source) {                                                                                             \
-            T *bias_row = grad + (rows - 1) * columns;                                                                 \
-            for (int64_t c = 0; c < columns; c++) bias_row[c] = 0;                                                     \
+        if (bias_row) {                                                                                                \
+            T *bias_sums = grad + (rows - 1) * columns;                                                                \
+            for (int64_t c = 0; c < columns; c++) bias_sums[c] = 0;                                                    \
             for (int64_t n = 0; n < batch; n++) {                                                                      \
                 const T *source = bias_source + n * batch_stride;                                                      \
                 if (column_stride == 1)                                                                                \
-                    for (int64_t c = 0; c < columns; c++) bias_row[c] += source[c];                                    \
+                    for (int64_t c = 0; c < columns; c++) bias_sums[c] += source[c];                                   \
                 else                                                                                                   \
-                    for (int64_t c = 0; c < columns; c++) bias_row[c] += source[c * column_stride];                    \
+                    for (int64_t c = 0; c < columns; c++) bias_sums[c] += source[c * column_stride];                   \
             }                                                                                                          \
         }                                                                                                              \
         if (columns == 1) {                                                                                            \

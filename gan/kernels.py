@@ -27,6 +27,7 @@ import platform
 import shlex
 import shutil
 import subprocess
+import sys
 import warnings
 import weakref
 from pathlib import Path
@@ -65,7 +66,7 @@ class _Loops:
             product[dtype] = getattr(library, f"column_product_within_{suffix}")
             product[dtype].argtypes = [_POINTER] * 3 + [_INDEX, _INDEX, value, value, _POINTER]
             gradient[dtype] = getattr(library, f"sign_crossbar_gradient_{suffix}")
-            gradient[dtype].argtypes = [_POINTER] * 6 + [_INDEX] * 3 + [_POINTER] + [_INDEX] * 3
+            gradient[dtype].argtypes = [_POINTER] * 6 + [_INDEX] * 4 + [_POINTER] + [_INDEX] * 3
             within[dtype].restype = product[dtype].restype = gradient[dtype].restype = ctypes.c_int
         return cls(within, product, gradient)
 
@@ -137,9 +138,11 @@ def _graph_gradients(grad: torch.Tensor, rows: torch.Tensor, weight: torch.Tenso
                      key: int) -> tuple[torch.Tensor, torch.Tensor]:
     """dL/d(rows) and dL/d(weight) of the layer's product as its plain autograd graph computes it, with a graph of
     their own (the operator's backward under create_graph); zeros for rows that need no gradient."""
-    layer = _LAYERS[key]
+    layer = _LAYERS.get(key)
+    if layer is None:
+        raise RuntimeError("the analog layer this gradient graph was recorded through no longer exists")
     with torch.enable_grad():
-        out = layer.unclipped_product(rows)
+        out = layer.unclipped_product(rows, weight)
         if not rows.requires_grad:
             return torch.zeros_like(rows), torch.autograd.grad(out, weight, grad, create_graph=True)[0]
         found = torch.autograd.grad(out, (rows, weight), grad, create_graph=True)
@@ -164,6 +167,8 @@ def _product_library(c_compiler: list[str], cxx_compiler: list[str]) -> Path:
                                platform.machine().encode()]))
 
     def build(staged: Path) -> None:
+        print("amdcgan: building the analog layers' compiled product for this torch (once, about ten seconds)",
+              file=sys.stderr, flush=True)
         loops_object = staged.with_name("kernels.o")
         _run([*c_compiler, *FLAGS[:1], "-fPIC", "-c", "-o", str(loops_object), str(SOURCE)], c_compiler)
         _run([*cxx_compiler, *flags, "-o", str(staged), str(PRODUCT_SOURCE), str(loops_object), "-lc10",
@@ -245,7 +250,9 @@ def _run(command: list[str], compiler: list[str]) -> None:
 
 
 def _on_cpu(tensor: torch.Tensor) -> bool:
-    return tensor.device.type == "cpu" and tensor.dtype in _SUFFIX and tensor.is_contiguous()
+    """Whether the loops can read `tensor`'s values straight from its memory (a negated view's memory holds them
+    with the other sign)."""
+    return tensor.device.type == "cpu" and tensor.dtype in _SUFFIX and tensor.is_contiguous() and not tensor.is_neg()
 
 
 def strictly_within(values: torch.Tensor, low: float, high: float) -> bool | None:
@@ -325,7 +332,8 @@ class GradientFactors:
                                               or bias_from.dtype != dtype or bias_from.device.type != "cpu")):
             return None
         out = grad if in_place else grad.clone(memory_format=torch.contiguous_format)
-        bias = (None, 0, 0, 0) if bias_from is None else (bias_from.data_ptr(), bias_from.shape[0], *bias_from.stride())
+        bias = ((0, None, 0, 0, 0) if bias_from is None
+                else (1, bias_from.data_ptr(), bias_from.shape[0], *bias_from.stride()))
         status = compiled.sign_crossbar_gradient[dtype](
             out.data_ptr(), signed.data_ptr(), main_slopes.data_ptr(), self.tile_scale.data_ptr(),
             self.main_scale.data_ptr(), self.starts.data_ptr(), self.starts.numel() - 1, *out.shape, *bias)

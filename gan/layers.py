@@ -217,14 +217,15 @@ class CrossbarLayer(nn.Module):
         self._factors, self._matrix = kept, None
         return float((stale - fresh).norm() / fresh.norm().clamp_min(torch.finfo(fresh.dtype).tiny))
 
-    def matrix(self) -> torch.Tensor:
+    def matrix(self, weight: torch.Tensor | None = None) -> torch.Tensor:
         """The effective matrix. Its value follows the devices alone (their reads pass straight through), so it is
-        kept until they change; with gradients, a sign crossbar on ideal wires takes them from
-        `_SignCrossbarMatrix`, any other layer from the autograd graph of `effective`."""
-        if torch.is_grad_enabled() and self.weight.requires_grad:
+        kept until they change; with gradients for `weight` (default: this layer's), a sign crossbar on ideal wires
+        takes them from `_SignCrossbarMatrix`, any other layer from the autograd graph of `effective`."""
+        weight = self.weight if weight is None else weight
+        if torch.is_grad_enabled() and weight.requires_grad:
             if self.cell.differential or self.wired:
-                return self.effective()
-            return _SignCrossbarMatrix.apply(self.weight, self)
+                return self.effective(weight)
+            return _SignCrossbarMatrix.apply(weight, self)
         return self.read_matrix()
 
     def read_matrix(self) -> torch.Tensor:
@@ -365,6 +366,9 @@ class CrossbarLayer(nn.Module):
         return self.periphery.sum_partials(total, self.v_read)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_inference_mode_enabled():  # the device state read now is kept for later passes: ordinary tensors
+            with torch.inference_mode(False), torch.no_grad():
+                return self.forward(x.clone())
         fused = self._fused_product()
         if fused:
             rows = x.flatten(1)
@@ -395,15 +399,15 @@ class CrossbarLayer(nn.Module):
             return total
         return self.periphery.sum_partials(total, self.v_read)
 
-    def unclipped_product(self, rows: torch.Tensor) -> torch.Tensor:
-        """x E as the autograd graph through the effective matrix, before the summing amplifier: the fused product's
-        graph, for a layer none of whose tiles can clip."""
-        return self._whole(rows, self.matrix())
+    def unclipped_product(self, rows: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """x E as the autograd graph through the effective matrix (with gradients for `weight`, default this
+        layer's), before the summing amplifier: the fused product's graph, for a layer none of whose tiles can clip."""
+        return self._whole(rows, self.matrix(weight))
 
-    def product(self, rows: torch.Tensor) -> torch.Tensor:
+    def product(self, rows: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """The layer's output for row inputs as the drivers apply them: the tiles and the summing amplifier, as an
-        autograd graph through the effective matrix."""
-        single, matrix = len(self.plan.row_splits) == 1, self.matrix()
+        autograd graph through the effective matrix (with gradients for `weight`, default this layer's)."""
+        single, matrix = len(self.plan.row_splits) == 1, self.matrix(weight)
         if not self.tiles_reach_clip(matrix):
             total = self._whole(rows, matrix)
         elif single:
@@ -627,7 +631,7 @@ class _SignCrossbarProduct(torch.autograd.Function):
         layer, matrix, slopes, inputs = ctx.layer, ctx.matrix, ctx.slopes, ctx.layer.inputs
         if torch.is_grad_enabled():  # a graph of the gradients is asked for (create_graph): the unfused layer's
             wanted = [tensor for tensor, asked in zip((rows, weight), ctx.needs_input_grad) if asked]
-            found = iter(torch.autograd.grad(layer.product(rows), wanted, grad, create_graph=True))
+            found = iter(torch.autograd.grad(layer.product(rows, weight), wanted, grad, create_graph=True))
             return *(next(found) if asked else None for asked in ctx.needs_input_grad[:2]), None, None, None
         if ctx.passed is not None:  # back through the summing amplifier: its gain, none where it clipped
             gain = layer.periphery.summing_gain

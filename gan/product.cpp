@@ -15,12 +15,13 @@
 extern "C" {
 int sign_crossbar_gradient_f32(float *grad, const float *signed_, const float *main_slopes, const float *tile_scale,
                                const float *main_scale, const int64_t *starts, int64_t tiles, int64_t rows,
-                               int64_t columns, const float *bias_source, int64_t batch, int64_t batch_stride,
-                               int64_t column_stride);
+                               int64_t columns, int64_t bias_row, const float *bias_source, int64_t batch,
+                               int64_t batch_stride, int64_t column_stride);
 int sign_crossbar_gradient_f64(double *grad, const double *signed_, const double *main_slopes,
                                const double *tile_scale, const double *main_scale, const int64_t *starts,
-                               int64_t tiles, int64_t rows, int64_t columns, const double *bias_source, int64_t batch,
-                               int64_t batch_stride, int64_t column_stride);
+                               int64_t tiles, int64_t rows, int64_t columns, int64_t bias_row,
+                               const double *bias_source, int64_t batch, int64_t batch_stride,
+                               int64_t column_stride);
 }
 
 namespace {
@@ -91,13 +92,13 @@ std::tuple<at::Tensor, at::Tensor> gradients(const at::Tensor &grad, const at::T
         status = sign_crossbar_gradient_f32(grad_matrix.data_ptr<float>(), signed_.data_ptr<float>(),
                                             main_slopes.data_ptr<float>(), tile_scale.data_ptr<float>(),
                                             main_scale.data_ptr<float>(), starts.data_ptr<int64_t>(), tiles,
-                                            matrix_rows, columns, bias ? grad.data_ptr<float>() : nullptr,
+                                            matrix_rows, columns, bias, bias ? grad.data_ptr<float>() : nullptr,
                                             grad.size(0), grad.stride(0), grad.stride(1));
     else
         status = sign_crossbar_gradient_f64(grad_matrix.data_ptr<double>(), signed_.data_ptr<double>(),
                                             main_slopes.data_ptr<double>(), tile_scale.data_ptr<double>(),
                                             main_scale.data_ptr<double>(), starts.data_ptr<int64_t>(), tiles,
-                                            matrix_rows, columns, bias ? grad.data_ptr<double>() : nullptr,
+                                            matrix_rows, columns, bias, bias ? grad.data_ptr<double>() : nullptr,
                                             grad.size(0), grad.stride(0), grad.stride(1));
     TORCH_CHECK(status != -2, "row tiles that do not cover rows 0 to ", matrix_rows - 1, " in order");
     TORCH_CHECK(status == 0, "the sign crossbar's gradient loop could not allocate its scratch row");

@@ -54,6 +54,9 @@ def relative_error(expected: torch.Tensor, got: torch.Tensor) -> float:
     return float((expected - got).norm() / expected.norm())
 
 
+SMALL_TILES = {"tiles": {"max_rows": 64, "max_columns": 128}}  # row tiles for layers of a few hundred inputs
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # The converted float DCGAN against the model `amdcgan train` builds
 
@@ -270,6 +273,23 @@ def test_bad_hardware_and_layers_are_named():
         AnalogConv2d(4, 4, 3, groups=2)
     with pytest.raises(UserError, match="neither a file nor a shipped device"):
         Hardware.load({"device": "no_such_device", "tiles": {"max_rows": 8, "max_columns": 8}})
+    with pytest.raises(UserError, match="no crossbar rows"):
+        AnalogLinear(0, 3, bias=False)
+
+
+@pytest.mark.parametrize("build, shape", [(lambda: AnalogLinear(300, 7, hardware=SMALL_TILES), (300,)),
+                                          (lambda: AnalogConv2d(3, 4, 3, hardware=SMALL_TILES), (3, 8, 8))])
+def test_layers_evaluate_under_inference_mode_as_under_no_grad(build, shape):
+    """`torch.inference_mode()`, torch's usual way to evaluate: the same outputs as `no_grad`, and the device state
+    read under it still serves training after."""
+    torch.manual_seed(0)
+    layer, x = build(), torch.rand(4, *shape)
+    with torch.inference_mode():
+        evaluated = layer(x)
+    with torch.no_grad():
+        torch.testing.assert_close(evaluated, layer(x), rtol=0, atol=0)
+    layer(x).square().sum().backward()
+    assert layer.weight.grad.abs().sum() > 0
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -321,7 +321,8 @@ def test_the_summing_amplifier_is_skipped_only_strictly_within_its_rails():
 def test_gradients_of_gradients_follow_the_layers_autograd_graph(module, shape, compiled_or_torch, fused_path):
     """A gradient penalty (WGAN-GP: the input gradient's norm, differentiated again) through the fused product and
     the fast matrix gradient equals the one through the plain autograd graph of `effective`, for the weights and the
-    inputs."""
+    inputs; also for a weight handed in for the call (`functional_call`, as parametrizations such as spectral norm
+    do), not the layer's own."""
     from amdcgan.analog import AnalogConv2d, AnalogLinear
 
     torch.manual_seed(0)
@@ -338,8 +339,12 @@ def test_gradients_of_gradients_follow_the_layers_autograd_graph(module, shape, 
         compiled = compiled_or_torch == "compiled" and kernels.fused_product() is not None
         assert fused_path(layer(x)) == ("compiled" if compiled else "torch")
     ours = penalty_gradients()
+    weight = layer.weight.detach().clone().requires_grad_()  # a weight handed in for the call, not the layer's own
+    (input_gradient,) = torch.autograd.grad(torch.func.functional_call(layer, {"weight": weight}, (x,)).square().sum(),
+                                            x, create_graph=True)
+    handed_in = torch.autograd.grad(input_gradient.square().sum(), (weight, x))
     layer._fused_product, layer.matrix = (lambda: None), layer.effective  # the plain autograd graph
     expected = penalty_gradients()
-    for got, wanted in zip(ours, expected):
+    for got, wanted in [*zip(ours, expected), *zip(handed_in, expected)]:
         assert wanted.abs().max() > 0
         torch.testing.assert_close(got, wanted, rtol=1e-9, atol=1e-12 * wanted.abs().max())

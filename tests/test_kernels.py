@@ -322,3 +322,26 @@ def test_without_a_working_cxx_compiler_the_product_takes_torch_s_ops(tmp_path, 
                                 timeout=300)
         assert result.stdout.split() == ["False", "True", "True"]
         assert result.stderr.count("compiled product is not available") == 1
+
+
+@pytest.mark.parametrize("inputs", [300, 40])
+def test_an_empty_batch_gives_zero_gradients(inputs, compiled_or_torch):
+    """No inputs, no gradient: the bias row's dL/dE is the column sums of an empty dL/dy, zeros (an empty tensor's
+    memory is no tensor at all), on row tiles and on one tile."""
+    layer = sign_crossbar(inputs, 7, 64, torch.float32)
+    layer(torch.rand(2, inputs)).sum().backward()  # the device state read, the libraries loaded
+    for _ in range(3):
+        layer.weight.grad = torch.full_like(layer.weight, float("nan"))
+        layer.weight.grad = None  # its memory, freed holding NaN, is what the next gradient of its size is given
+        x = torch.rand(0, inputs, requires_grad=True)
+        layer(x).square().sum().backward()  # (a fresh dL/dy of no elements; y.sum() would hand an expanded one)
+        assert torch.equal(layer.weight.grad, torch.zeros_like(layer.weight)) and x.grad.shape == x.shape
+
+
+def test_negated_views_are_left_to_torch():
+    """A negated view's memory holds its values with the other sign: the loops, which read memory, decline it."""
+    values = torch.tensor([0.5, 1.5])
+    negated = torch._neg_view(values)
+    assert kernels.strictly_within(negated, -1.0, 2.0) is None
+    assert layers_module._strictly_within(negated, -2.0, 0.0) is True  # its memory, read as it is, says otherwise
+    assert layers_module._strictly_within(negated, 0.0, 2.0) is False
