@@ -6,8 +6,8 @@ crossbar); the layers are the MNIST DCGAN's and LeNet's. Whole models follow, ea
 steps alternate, so machine load falls on both alike; each then also runs as many steps in a row as fill 5 ms
 ("in runs": each at its own warm steady state, as a loop over one layer sees it). Prints each pair's medians and
 their ratios (aim: at most 1.5 on CPU).
-The analog layers run on the compiled loops (`amdcgan.gan.kernels`) where a C compiler is at hand; `--torch-ops`
-runs them on the torch ops those loops replace, for comparison.
+The analog layers run on the compiled loops and product (`amdcgan.gan.kernels`) where C and C++ compilers are at
+hand; `--torch-ops` runs them on the torch ops those replace, for comparison.
 Run: python benchmarks/bench_analog.py [--repeats N] [--device cpu|cuda] [--threads N] [--torch-ops]
 (On 2 cores torch's own time for the tiny dense layers varies 2x from run to run with 2 threads; `--threads 1` gives
 steady ratios.)
@@ -94,7 +94,8 @@ def main() -> None:
         kernels.loops = lambda: None
     device = torch.device(args.device)
     torch.manual_seed(0)
-    loops = "compiled loops" if kernels.loops() is not None else "torch ops only"
+    loops = ("torch ops only" if kernels.loops() is None else
+             "compiled loops and product" if kernels.fused_product() is not None else "compiled loops")
     print(f"forward + backward, batch {BATCH}, {args.device}, median of {args.repeats}, "
           f"{torch.get_num_threads()} threads, {loops}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
           f"cores")
