@@ -266,6 +266,7 @@ def test_activation_circuits_are_hdls_transfer_within_the_rails(periphery):
     assert tanh_reach == pytest.approx(periphery.get("tanh_amplitude_v", circuits.vdd))
 
 
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")  # torch's, for the layer with no rows
 def test_bad_hardware_and_layers_are_named():
     with pytest.raises(UserError, match="tiles.max_rows"):
         Hardware.load({"tiles": {"max_rows": 0, "max_columns": 8}})
