@@ -378,4 +378,4 @@ def test_documented_example_runs():
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "accuracy after 3 in-situ steps" in done.stdout and "write pulses per layer" in done.stdout
-    assert "estimate (small_cnn" in done.stdout
+    assert "estimate of a whole GAN chip (small_cnn" in done.stdout
