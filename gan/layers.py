@@ -391,13 +391,15 @@ class CrossbarLayer(nn.Module):
                         loop.main_scale, loop.starts, self.plan.bias, kernels.layer_key(self))
 
     def _amplified(self, total: torch.Tensor) -> torch.Tensor:
-        """Row splits' partials through the summing amplifier, which at unity gain is skipped where every output
-        lies strictly within its rails (it is the identity there, gradient included)."""
-        if len(self.plan.row_splits) == 1:
-            return total
-        if self.periphery.summing_gain == 1.0 and _strictly_within(total, *self.periphery.summing_rails(self.v_read)):
-            return total
-        return self.periphery.sum_partials(total, self.v_read)
+        """Row splits' partials through the summing amplifier where it acts (`_amplifier_acts`)."""
+        return self.periphery.sum_partials(total, self.v_read) if self._amplifier_acts(total) else total
+
+    def _amplifier_acts(self, total: torch.Tensor) -> bool:
+        """Whether the summing amplifier changes the row splits' summed partials `total` or their gradient: there are
+        several splits, and its gain is not 1 or an output reaches its rails (at unity gain, strictly within them, it
+        is the identity, gradient included)."""
+        return len(self.plan.row_splits) > 1 and not (
+            self.periphery.summing_gain == 1.0 and _strictly_within(total, *self.periphery.summing_rails(self.v_read)))
 
     def unclipped_product(self, rows: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """x E as the autograd graph through the effective matrix (with gradients for `weight`, default this
@@ -617,11 +619,10 @@ class _SignCrossbarProduct(torch.autograd.Function):
         ctx.layer, ctx.matrix, ctx.slopes = layer, matrix, slopes
         ctx.out = out.detach().clone() if slopes.runs is None else None
         ctx.passed = None  # where the summing amplifier passes the gradient; None: everywhere, at unity gain
-        if slopes.runs is not None:  # the summing amplifier; hardtanh's gradient rule: strictly within its rails
+        if layer._amplifier_acts(out):  # the summing amplifier; hardtanh's gradient rule: strictly within its rails
             low, high = layer.periphery.summing_rails(layer.v_read)
-            if layer.periphery.summing_gain != 1.0 or not _strictly_within(out, low, high):
-                out = layer.periphery.sum_partials(out, layer.v_read)
-                ctx.passed = (out > low) & (out < high)
+            out = layer.periphery.sum_partials(out, layer.v_read)
+            ctx.passed = (out > low) & (out < high)
         ctx.save_for_backward(rows, weight)
         return out
 
